@@ -1,0 +1,37 @@
+# Thin wrapper: the build is CMake, the tests are CTest. `make run` and `make test` work on a
+# fresh Debian 12 machine: they install missing packages first.
+
+JOBS ?= $(shell nproc)
+ARGS ?=
+RUN_DATA_DIR ?= ./data
+
+.PHONY: deps run build test test-release test-tsan clean
+
+deps:
+	@scripts/install-deps.sh
+
+build/release/Makefile: CMakeLists.txt | deps
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DLEADD_BUILD_TESTS=OFF
+
+build: deps build/release/Makefile
+	cmake --build build/release -j $(JOBS) --target leadd
+
+run: build
+	./build/release/leadd serve --data-dir $(RUN_DATA_DIR) $(ARGS)
+
+# Every unit and integration test against an optimized build with assertions, then the
+# concurrency tests again against a ThreadSanitizer build of the store and the server.
+test: test-release test-tsan
+
+test-release: deps
+	cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEADD_BUILD_TESTS=ON
+	cmake --build build/test -j $(JOBS)
+	ctest --test-dir build/test --output-on-failure -j 2
+
+test-tsan: deps
+	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEADD_BUILD_TESTS=ON -DLEADD_SANITIZE=thread
+	cmake --build build/tsan -j $(JOBS)
+	ctest --test-dir build/tsan --output-on-failure
+
+clean:
+	rm -rf build

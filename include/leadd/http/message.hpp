@@ -1,0 +1,38 @@
+#pragma once
+// The request and response as handlers see them: plain types with no Beast in them, so the
+// router, the handlers and their tests compile without the HTTP library. The server converts.
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace leadd::http {
+
+struct Request {
+    std::string_view method;  // "GET", "POST", ...
+    std::string_view path;    // target before '?', not decoded
+    std::string_view query;   // target after '?', not decoded ("" when none)
+    std::string_view body;
+    std::vector<std::pair<std::string_view, std::string_view>> headers;
+    std::string request_id;   // from X-Request-Id or generated; echoed in every error body
+
+    // Case-insensitive header lookup; "" when absent.
+    std::string_view header(std::string_view name) const;
+    bool has_header(std::string_view name) const;
+};
+
+struct Response {
+    int status = 200;
+    std::string body;  // JSON unless content_type says otherwise
+    std::string content_type = "application/json; charset=utf-8";
+    std::vector<std::pair<std::string, std::string>> headers;
+
+    void set_header(std::string name, std::string value) {
+        headers.emplace_back(std::move(name), std::move(value));
+    }
+};
+
+bool iequals(std::string_view a, std::string_view b);
+
+}  // namespace leadd::http

@@ -1,0 +1,54 @@
+#pragma once
+// Server: the Beast HTTP/1.1 front end. One io_context per worker thread; one acceptor hands
+// each new connection to the next worker in turn, and the connection's coroutine stays on that
+// worker for its life, so a session never needs a lock. Per connection, requests are read,
+// routed and answered one at a time, which answers pipelined requests in order.
+//
+// Timeouts: idle (waiting for the first byte of the next request), header (the rest of the
+// request line and headers), read (the body). A client that misses one is disconnected; it never
+// holds a worker, since waiting is a suspended coroutine, not a blocked thread.
+//
+// Shutdown (SIGINT/SIGTERM or stop()): stop accepting, close idle connections, let each busy one
+// finish the request it is handling (answered with Connection: close), then return from run().
+
+#include "leadd/http/router.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace leadd::http {
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;  // 0 picks a free port; see bound_port()
+    unsigned threads = 1;
+    std::size_t max_body_bytes = 1024 * 1024;
+    std::size_t max_header_bytes = 16 * 1024;
+    std::chrono::milliseconds header_timeout{10'000};
+    std::chrono::milliseconds read_timeout{30'000};
+    std::chrono::milliseconds idle_timeout{60'000};
+    std::chrono::milliseconds drain_timeout{10'000};  // then remaining connections are cut
+};
+
+class Server {
+public:
+    Server(ServerOptions options, const Router& router);
+    ~Server();
+
+    // Binds and listens; throws std::system_error when the address cannot be bound.
+    void listen();
+    std::uint16_t bound_port() const;
+
+    // Serves until SIGINT/SIGTERM (or stop()), drains, then returns.
+    void run();
+    void stop();  // thread-safe
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace leadd::http

@@ -1,0 +1,32 @@
+#pragma once
+// Printed forms of ids ("lead_" / "ws_" / "key_" + 16 lowercase hex) and the lead id generator.
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace leadd::store {
+
+std::string format_hex_id(std::string_view prefix, std::uint64_t value);
+// Parses prefix + exactly 16 lowercase hex digits.
+std::optional<std::uint64_t> parse_hex_id(std::string_view prefix, std::string_view text);
+
+// Lead ids are a counter passed through a fixed bijection of 64-bit integers: unique by
+// construction (no collision check, never reused while the counter only grows) yet not
+// guessable as "the next one". The counter is the state the log will persist.
+class IdGenerator {
+public:
+    explicit IdGenerator(std::uint64_t next_counter = 1) : next_(next_counter) {}
+
+    std::uint64_t next() { return scramble(next_.fetch_add(1, std::memory_order_relaxed)); }
+    std::uint64_t next_counter() const { return next_.load(std::memory_order_relaxed); }
+
+    static std::uint64_t scramble(std::uint64_t counter);
+
+private:
+    std::atomic<std::uint64_t> next_;
+};
+
+}  // namespace leadd::store

@@ -1,0 +1,63 @@
+#pragma once
+// The lead as the store keeps it, and the typed commands that change it.
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace leadd::store {
+
+enum class Status : std::uint8_t { New, Contacted, Qualified, Converted, Lost, FollowUp };
+
+std::string_view to_string(Status s);
+std::optional<Status> parse_status(std::string_view s);
+
+using LeadId = std::uint64_t;       // shown as "lead_" + 16 hex
+using WorkspaceId = std::uint64_t;  // shown as "ws_" + 16 hex
+using Millis = std::int64_t;        // milliseconds since the Unix epoch, UTC
+
+// An immutable snapshot: the store never changes a Lead in place, it swaps in a new one, so a
+// reader holding a shared_ptr<const Lead> needs no lock.
+struct Lead {
+    LeadId id = 0;
+    WorkspaceId workspace = 0;
+    std::string name;
+    std::string email;
+    std::optional<std::string> phone;
+    std::optional<std::string> source;
+    Status status = Status::New;
+    boost::json::object metadata;
+    Millis created_at = 0;
+    Millis updated_at = 0;
+    std::uint64_t version = 1;  // the ETag; bumped on every change, never reused for this lead
+};
+
+// A create, already validated by the api layer.
+struct NewLead {
+    std::string name;
+    std::string email;
+    std::optional<std::string> phone;
+    std::optional<std::string> source;
+    Status status = Status::New;
+    boost::json::object metadata;
+};
+
+// A partial update, already validated. An absent member leaves the field alone; for phone and
+// source, a present nullopt clears it.
+struct LeadPatch {
+    std::optional<std::string> name;
+    std::optional<std::string> email;
+    std::optional<std::optional<std::string>> phone;
+    std::optional<std::optional<std::string>> source;
+    std::optional<Status> status;
+    std::optional<boost::json::object> metadata_merge;  // RFC 7396 merge patch for metadata
+    // Immutable fields a client may echo back; they must equal the lead's current values.
+    std::optional<Millis> expect_created_at;
+    bool created_at_unreadable = false;  // createdAt was sent but is not a timestamp
+    std::optional<std::uint64_t> if_match;  // expected version (If-Match)
+};
+
+}  // namespace leadd::store

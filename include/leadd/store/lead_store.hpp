@@ -1,0 +1,131 @@
+#pragma once
+// LeadStore: every lead of every workspace, and every invariant about them.
+//
+// Layout
+//   - shards_: leadId -> current Lead snapshot, split into N shards (N a power of two) by the
+//     low bits of the (scrambled, so uniform) id. Each shard's mutex guards its map.
+//   - email_stripes_: (workspace, case-folded email) -> leadId, split into stripes by hash. Each
+//     stripe's mutex guards its map. This is what makes an email unique per workspace.
+//   - workspaces_: per workspace, the leads ordered newest first (createdAt desc, id desc), for
+//     listing. directory_mu_ guards the map of workspaces (entries are never removed, so a
+//     pointer to one stays valid); each WorkspaceLeads::mu guards its ordering.
+//
+// Lock order (always acquired in this order, never the reverse):
+//   shard  ->  email stripes (ascending stripe index)  ->  directory_mu_  ->  WorkspaceLeads::mu
+// A writer holds the lead's shard for the whole change, so two changes of one lead are
+// serialized, and holds the email stripes while it checks and moves the email, so the
+// check-then-insert is atomic. Readers take one shared lock and copy a shared_ptr out.
+//
+// Durability: every successful mutation happens entirely inside the shard's critical section;
+// that is where the write-ahead log record will be appended, so log order is the order in which
+// changes took effect.
+//
+// Time: createdAt = updatedAt = now on create; every change stamps
+// updatedAt = max(now, previous updatedAt + 1 ms), so it is strictly increasing per lead and
+// never before createdAt even if the wall clock steps back.
+
+#include "leadd/store/ids.hpp"
+#include "leadd/store/lead.hpp"
+#include "leadd/store/result.hpp"
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace leadd::store {
+
+using LeadPtr = std::shared_ptr<const Lead>;
+
+struct ListQuery {
+    std::size_t page = 1;  // 1-based
+    std::size_t limit = 10;
+    std::optional<Status> status;
+    std::optional<std::string> source;  // exact, case-sensitive
+    std::optional<std::string> search;  // case-insensitive substring of name or email
+};
+
+struct ListPage {
+    std::vector<LeadPtr> leads;
+    std::size_t total = 0;  // leads matching the filters, over all pages
+};
+
+struct StoreOptions {
+    std::size_t shards = 64;         // rounded up to a power of two
+    std::size_t email_stripes = 64;  // rounded up to a power of two
+    std::size_t max_metadata_bytes = 64 * 1024;
+    std::function<Millis()> clock;   // defaults to now_millis; tests inject their own
+};
+
+class LeadStore {
+public:
+    explicit LeadStore(StoreOptions options = {});
+    LeadStore(const LeadStore&) = delete;
+    LeadStore& operator=(const LeadStore&) = delete;
+
+    // DuplicateEmail if another lead of the workspace has the email (case-insensitively).
+    Result<LeadPtr> create(WorkspaceId ws, NewLead lead);
+
+    // nullptr when there is no such lead in this workspace.
+    LeadPtr get(WorkspaceId ws, LeadId id) const;
+
+    // Applies the patch atomically. Returns the lead unchanged (same version, same updatedAt)
+    // when the patch changes nothing. LeadNotFound, PreconditionFailed, ImmutableField,
+    // DuplicateEmail, MetadataTooLarge.
+    Result<LeadPtr> update(WorkspaceId ws, LeadId id, const LeadPatch& patch);
+
+    // Returns the deletion time. LeadNotFound, PreconditionFailed.
+    Result<Millis> remove(WorkspaceId ws, LeadId id, std::optional<std::uint64_t> if_match);
+
+    ListPage list(WorkspaceId ws, const ListQuery& query) const;
+
+    std::size_t count(WorkspaceId ws) const;
+    std::size_t size() const;
+
+private:
+    struct alignas(64) Shard {
+        mutable std::shared_mutex mu;
+        std::unordered_map<LeadId, LeadPtr> leads;
+    };
+    struct alignas(64) EmailStripe {
+        std::mutex mu;
+        std::unordered_map<std::string, LeadId> owners;  // key: email_key()
+    };
+    struct OrderKey {
+        Millis created_at;
+        LeadId id;
+        auto operator<=>(const OrderKey&) const = default;
+    };
+    struct WorkspaceLeads {
+        mutable std::shared_mutex mu;
+        std::map<OrderKey, LeadPtr, std::greater<>> newest_first;
+    };
+
+    Shard& shard_of(LeadId id) const { return shards_[id & (shard_count_ - 1)]; }
+    std::size_t stripe_index(const std::string& key) const;
+    WorkspaceLeads& workspace_leads(WorkspaceId ws);
+    const WorkspaceLeads* find_workspace_leads(WorkspaceId ws) const;
+    void index_for_listing(const LeadPtr& lead);
+    void unindex_from_listing(const Lead& lead);
+    Millis stamp_after(Millis previous) const;
+
+    StoreOptions options_;
+    std::size_t shard_count_;
+    std::size_t stripe_count_;
+    std::unique_ptr<Shard[]> shards_;
+    std::unique_ptr<EmailStripe[]> email_stripes_;
+    mutable std::shared_mutex directory_mu_;
+    std::unordered_map<WorkspaceId, std::unique_ptr<WorkspaceLeads>> workspaces_;
+    IdGenerator ids_;
+};
+
+// The email index key: the workspace id's bytes followed by the ASCII-lower-cased email.
+std::string email_key(WorkspaceId ws, std::string_view email);
+
+}  // namespace leadd::store

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs whichever packages of scripts/debian-packages.txt are missing (Debian 12, as root or
+# with sudo). Does nothing, and needs no network, when all are present.
+set -euo pipefail
+list="$(dirname "$0")/debian-packages.txt"
+missing=()
+while read -r pkg; do
+    [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done < "$list"
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+echo "installing: ${missing[*]}"
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

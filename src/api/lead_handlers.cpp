@@ -1,0 +1,163 @@
+#include "leadd/api/lead_handlers.hpp"
+
+#include "leadd/api/json_lead.hpp"
+#include "leadd/api/query.hpp"
+#include "leadd/api/request_checks.hpp"
+#include "leadd/http/envelope.hpp"
+#include "leadd/store/clock.hpp"
+#include "leadd/store/ids.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace leadd::api {
+
+namespace json = boost::json;
+using store::StoreErrc;
+
+namespace {
+
+http::Response lead_not_found(const http::Request& request) {
+    return http::error_response(404, "LEAD_NOT_FOUND", "Lead not found", request);
+}
+
+// The one place a store refusal becomes an HTTP answer. `sent_email` is the address as the
+// request spelled it, which is what a 409 reports.
+http::Response store_error(const http::Request& request, const store::StoreError& e,
+                           std::string_view sent_email = {}) {
+    switch (e.code) {
+    case StoreErrc::LeadNotFound:
+        return lead_not_found(request);
+    case StoreErrc::DuplicateEmail:
+        return http::error_response(
+            409, "DUPLICATE_EMAIL", "Email already exists", request,
+            {{"email", sent_email},
+             {"existingLeadId", store::format_hex_id("lead_", e.existing_lead)},
+             {"message", "A different lead with this email already exists in your workspace"}});
+    case StoreErrc::PreconditionFailed:
+        return http::error_response(412, "PRECONDITION_FAILED",
+                                    "If-Match does not match the lead's current ETag", request);
+    case StoreErrc::ImmutableField:
+        return validation_error(request, {e.field, nullptr, e.field + " cannot be modified"});
+    case StoreErrc::MetadataTooLarge:
+        return validation_error(
+            request, {"metadata", nullptr, "Metadata must be at most 65536 bytes when serialized"});
+    }
+    return http::error_response(500, "INTERNAL_ERROR", "Internal error", request);
+}
+
+http::Response lead_response(int status, const store::Lead& lead) {
+    auto r = http::success_response(status, lead_to_json(lead));
+    r.set_header("ETag", etag_of(lead));
+    return r;
+}
+
+std::optional<std::uint64_t> if_match(const http::Request& request) {
+    if (!request.has_header("If-Match")) return std::nullopt;
+    return parse_etag_condition(request.header("If-Match"));
+}
+
+}  // namespace
+
+void LeadHandlers::register_routes(http::Router& router) {
+    router.add("POST", "/api/v1/leads", [this](auto& rq, auto&) { return create(rq); });
+    router.add("GET", "/api/v1/leads", [this](auto& rq, auto&) { return list(rq); });
+    router.add("GET", "/api/v1/leads/{leadId}", [this](auto& rq, auto& p) { return get(rq, p[0]); });
+    router.add("PUT", "/api/v1/leads/{leadId}", [this](auto& rq, auto& p) { return update(rq, p[0]); });
+    router.add("PATCH", "/api/v1/leads/{leadId}", [this](auto& rq, auto& p) { return update(rq, p[0]); });
+    router.add("DELETE", "/api/v1/leads/{leadId}", [this](auto& rq, auto& p) { return remove(rq, p[0]); });
+}
+
+http::Response LeadHandlers::create(const http::Request& request) const {
+    auto ws = authenticate(request, keys_);
+    if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
+    auto body = parse_json_object(request);
+    if (auto* bad = std::get_if<http::Response>(&body)) return std::move(*bad);
+    auto fields = validate_create(std::get<json::object>(body));
+    if (auto* e = std::get_if<FieldError>(&fields)) return validation_error(request, *e);
+
+    auto& lead = std::get<store::NewLead>(fields);
+    const std::string sent_email = lead.email;
+    auto created = store_.create(std::get<store::WorkspaceId>(ws), std::move(lead));
+    if (!created) return store_error(request, created.error(), sent_email);
+    auto r = lead_response(201, *created.value());
+    r.set_header("Location", "/api/v1/leads/" + store::format_hex_id("lead_", created.value()->id));
+    return r;
+}
+
+http::Response LeadHandlers::list(const http::Request& request) const {
+    auto ws = authenticate(request, keys_);
+    if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
+    auto query = parse_list_query(request.query);
+    if (auto* e = std::get_if<FieldError>(&query)) return validation_error(request, *e);
+    const auto& q = std::get<store::ListQuery>(query);
+
+    const auto page = store_.list(std::get<store::WorkspaceId>(ws), q);
+    json::array leads;
+    leads.reserve(page.leads.size());
+    for (const auto& lead : page.leads) leads.push_back(lead_to_json(*lead));
+    const std::size_t total_pages = (page.total + q.limit - 1) / q.limit;
+    json::object pagination{{"page", q.page},
+                            {"limit", q.limit},
+                            {"total", page.total},
+                            {"totalPages", total_pages},
+                            {"hasNext", q.page < total_pages},
+                            {"hasPrev", q.page > 1}};
+    return http::success_response(
+        200, json::object{{"leads", std::move(leads)}, {"pagination", std::move(pagination)}});
+}
+
+http::Response LeadHandlers::get(const http::Request& request, std::string_view lead_id) const {
+    auto ws = authenticate(request, keys_);
+    if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
+    const auto id = store::parse_hex_id("lead_", lead_id);
+    const auto lead = id ? store_.get(std::get<store::WorkspaceId>(ws), *id) : nullptr;
+    if (!lead) return lead_not_found(request);
+    if (request.has_header("If-None-Match")) {
+        const auto condition = parse_etag_condition(request.header("If-None-Match"));
+        if (!condition || *condition == lead->version) {
+            http::Response r;
+            r.status = 304;
+            r.content_type.clear();
+            r.set_header("ETag", etag_of(*lead));
+            return r;
+        }
+    }
+    return lead_response(200, *lead);
+}
+
+http::Response LeadHandlers::update(const http::Request& request, std::string_view lead_id) const {
+    auto ws = authenticate(request, keys_);
+    if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
+    const auto workspace = std::get<store::WorkspaceId>(ws);
+    auto body = parse_json_object(request);
+    if (auto* bad = std::get_if<http::Response>(&body)) return std::move(*bad);
+    auto patch = validate_patch(std::get<json::object>(body), lead_id, workspace);
+    if (auto* e = std::get_if<FieldError>(&patch)) return validation_error(request, *e);
+
+    const auto id = store::parse_hex_id("lead_", lead_id);
+    if (!id) return lead_not_found(request);
+    auto& p = std::get<store::LeadPatch>(patch);
+    p.if_match = if_match(request);
+    const std::string sent_email = p.email.value_or("");
+    auto updated = store_.update(workspace, *id, p);
+    if (!updated) return store_error(request, updated.error(), sent_email);
+    return lead_response(200, *updated.value());
+}
+
+http::Response LeadHandlers::remove(const http::Request& request, std::string_view lead_id) const {
+    auto ws = authenticate(request, keys_);
+    if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
+    const auto id = store::parse_hex_id("lead_", lead_id);
+    if (!id) return lead_not_found(request);
+    auto deleted = store_.remove(std::get<store::WorkspaceId>(ws), *id, if_match(request));
+    if (!deleted) return store_error(request, deleted.error());
+    json::object body{{"success", true},
+                      {"message", "Lead deleted successfully"},
+                      {"data", {{"id", lead_id}, {"deletedAt", store::format_iso8601(deleted.value())}}}};
+    http::Response r;
+    r.body = json::serialize(body);
+    return r;
+}
+
+}  // namespace leadd::api

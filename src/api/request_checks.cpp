@@ -1,0 +1,79 @@
+#include "leadd/api/request_checks.hpp"
+
+#include "leadd/http/envelope.hpp"
+
+#include <boost/json/parse.hpp>
+
+namespace leadd::api {
+
+namespace json = boost::json;
+
+namespace {
+
+// Deep enough for metadata at its documented limit (16) inside the body, shallow enough that a
+// hostile "[[[[..." is refused by the parser without deep recursion later.
+constexpr std::size_t max_body_depth = 64;
+
+http::Response unauthorized(const http::Request& request, std::string_view code,
+                            std::string_view message) {
+    auto r = http::error_response(401, code, message, request);
+    r.set_header("WWW-Authenticate", "Bearer");
+    return r;
+}
+
+bool is_json_media_type(std::string_view content_type) {
+    auto media = content_type.substr(0, content_type.find(';'));
+    while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
+    while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) media.remove_prefix(1);
+    if (http::iequals(media, "application/json")) return true;
+    return media.size() > 5 && http::iequals(media.substr(media.size() - 5), "+json") &&
+           http::iequals(media.substr(0, 12), "application/");
+}
+
+}  // namespace
+
+std::optional<std::string_view> bearer_token(const http::Request& request) {
+    std::string_view value = request.header("Authorization");
+    if (value.size() < 7 || !http::iequals(value.substr(0, 7), "Bearer ")) return std::nullopt;
+    value.remove_prefix(7);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+    if (value.empty()) return std::nullopt;
+    return value;
+}
+
+std::variant<store::WorkspaceId, http::Response> authenticate(const http::Request& request,
+                                                              const auth::KeyRegistry& keys) {
+    const auto token = bearer_token(request);
+    if (!token)
+        return unauthorized(request, "MISSING_AUTH_HEADER",
+                            "Authorization header must be 'Bearer <api key>'");
+    if (auto ws = keys.authenticate(*token)) return *ws;
+    return unauthorized(request, "INVALID_API_KEY", "Invalid or revoked API key");
+}
+
+std::variant<json::object, http::Response> parse_json_object(const http::Request& request) {
+    const std::string_view content_type = request.header("Content-Type");
+    if (!request.body.empty() && !is_json_media_type(content_type))
+        return http::error_response(415, "UNSUPPORTED_MEDIA_TYPE",
+                                    "Request body must be sent as application/json", request);
+    json::parse_options options;
+    options.max_depth = max_body_depth;
+    boost::system::error_code ec;
+    json::value parsed = json::parse(request.body, ec, {}, options);
+    if (ec)
+        return http::error_response(400, "INVALID_JSON", "Request body is not valid JSON", request,
+                                    {{"message", ec.message()}});
+    if (!parsed.is_object())
+        return http::error_response(400, "INVALID_JSON", "Request body must be a JSON object",
+                                    request);
+    return std::move(parsed.get_object());
+}
+
+http::Response validation_error(const http::Request& request, const FieldError& error) {
+    return http::error_response(
+        400, "VALIDATION_ERROR", "Validation failed", request,
+        {{"field", error.field}, {"value", error.value}, {"message", error.message}});
+}
+
+}  // namespace leadd::api

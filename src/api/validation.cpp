@@ -1,0 +1,247 @@
+#include "leadd/api/validation.hpp"
+
+#include "leadd/store/clock.hpp"
+#include "leadd/store/ids.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+
+namespace leadd::api {
+
+namespace json = boost::json;
+using store::Status;
+
+namespace {
+
+constexpr std::array<std::string_view, 6> writable_fields = {"name",   "email",  "phone",
+                                                             "source", "status", "metadata"};
+constexpr std::array<std::string_view, 4> server_fields = {"id", "createdAt", "updatedAt",
+                                                           "workspaceId"};
+
+bool contains(auto const& list, std::string_view s) {
+    return std::find(list.begin(), list.end(), s) != list.end();
+}
+
+FieldError error(std::string_view field, const json::value& value, std::string message) {
+    return FieldError{std::string(field), value, std::move(message)};
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// Each rule returns the error for `value`, or nullopt and writes the accepted form to `out`.
+std::optional<FieldError> check_name(const json::value& v, std::string& out) {
+    if (!v.is_string()) return error("name", v, "Name must be a string");
+    const auto trimmed = trim(v.get_string());
+    const auto n = count_code_points(trimmed);
+    if (n == 0) return error("name", v, "Name must not be empty");
+    if (n > 200) return error("name", v, "Name must be at most 200 characters");
+    out = std::string(trimmed);
+    return std::nullopt;
+}
+
+std::optional<FieldError> check_email(const json::value& v, std::string& out) {
+    if (!v.is_string()) return error("email", v, "Email must be a string");
+    const std::string_view s = v.get_string();
+    if (s.size() > 254) return error("email", v, "Email must be at most 254 characters");
+    if (!is_valid_email(s)) return error("email", v, "Email must be a valid email address");
+    out = std::string(s);
+    return std::nullopt;
+}
+
+std::optional<FieldError> check_phone(const json::value& v, std::optional<std::string>& out) {
+    if (v.is_null()) {
+        out.reset();
+        return std::nullopt;
+    }
+    if (!v.is_string()) return error("phone", v, "Phone must be a string or null");
+    const std::string_view s = v.get_string();
+    std::size_t digits = 0;
+    for (char c : s) {
+        if (c >= '0' && c <= '9') ++digits;
+        else if (c != ' ' && c != '+' && c != '-' && c != '(' && c != ')' && c != '.')
+            return error("phone", v, "Phone may contain only digits, spaces and + - ( ) .");
+    }
+    if (digits < 7 || digits > 20) return error("phone", v, "Phone must contain 7 to 20 digits");
+    out = std::string(s);
+    return std::nullopt;
+}
+
+std::optional<FieldError> check_source(const json::value& v, std::optional<std::string>& out) {
+    if (v.is_null()) {
+        out.reset();
+        return std::nullopt;
+    }
+    if (!v.is_string()) return error("source", v, "Source must be a string or null");
+    const std::string_view s = v.get_string();
+    const auto n = count_code_points(s);
+    if (n < 1 || n > 100) return error("source", v, "Source must be 1 to 100 characters");
+    out = std::string(s);
+    return std::nullopt;
+}
+
+std::optional<FieldError> check_status(const json::value& v, Status& out) {
+    const auto parsed = v.is_string() ? store::parse_status(v.get_string()) : std::nullopt;
+    if (!parsed) return error("status", v, std::string(status_message));
+    out = *parsed;
+    return std::nullopt;
+}
+
+std::optional<FieldError> check_metadata(const json::value& v, json::object& out) {
+    if (!v.is_object()) return error("metadata", v, "Metadata must be a JSON object");
+    if (json_depth(v) > max_metadata_depth)
+        return error("metadata", nullptr, "Metadata must not be nested deeper than 16 levels");
+    if (json::serialize(v).size() > max_metadata_bytes)
+        return error("metadata", nullptr, "Metadata must be at most 65536 bytes when serialized");
+    out = v.get_object();
+    return std::nullopt;
+}
+
+std::optional<FieldError> cannot_be_null(std::string_view field) {
+    std::string message(field);
+    message[0] = static_cast<char>(message[0] - 'a' + 'A');
+    return error(field, nullptr, message + " cannot be null");
+}
+
+}  // namespace
+
+std::size_t count_code_points(std::string_view utf8) {
+    return static_cast<std::size_t>(std::count_if(utf8.begin(), utf8.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }));
+}
+
+std::size_t json_depth(const json::value& v) {
+    std::size_t deepest = 0;
+    if (v.is_object()) {
+        for (const auto& kv : v.get_object()) deepest = std::max(deepest, json_depth(kv.value()));
+        return deepest + 1;
+    }
+    if (v.is_array()) {
+        for (const auto& e : v.get_array()) deepest = std::max(deepest, json_depth(e));
+        return deepest + 1;
+    }
+    return 0;
+}
+
+bool is_valid_email(std::string_view s) {
+    // local@domain.tld in the dot-atom form (no quoted local parts, no IP literals), ASCII only.
+    const auto at = s.rfind('@');
+    if (at == std::string_view::npos || s.size() > 254) return false;
+    const auto local = s.substr(0, at);
+    const auto domain = s.substr(at + 1);
+    if (local.empty() || local.size() > 64 || local.front() == '.' || local.back() == '.' ||
+        local.find("..") != std::string_view::npos)
+        return false;
+    static constexpr std::string_view local_specials = "!#$%&'*+/=?^_`{|}~.-";
+    for (char c : local) {
+        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && local_specials.find(c) == std::string_view::npos) return false;
+    }
+    if (domain.empty() || domain.size() > 253) return false;
+    std::size_t labels = 0;
+    std::string_view last_label;
+    for (std::string_view rest = domain;;) {
+        const auto dot = rest.find('.');
+        const auto label = rest.substr(0, dot);
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+            return false;
+        for (char c : label) {
+            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '-';
+            if (!ok) return false;
+        }
+        ++labels;
+        last_label = label;
+        if (dot == std::string_view::npos) break;
+        rest.remove_prefix(dot + 1);
+    }
+    if (labels < 2 || last_label.size() < 2) return false;
+    return std::all_of(last_label.begin(), last_label.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    });
+}
+
+std::variant<store::NewLead, FieldError> validate_create(const json::object& body) {
+    for (const auto& kv : body) {
+        if (contains(server_fields, kv.key()))
+            return error(kv.key(), kv.value(), std::string(kv.key()) + " is assigned by the server");
+        if (!contains(writable_fields, kv.key()))
+            return error(kv.key(), kv.value(), "Unknown field: " + std::string(kv.key()));
+    }
+    store::NewLead lead;
+    const auto* name = body.if_contains("name");
+    if (name == nullptr) return error("name", nullptr, "Name is required");
+    if (name->is_null()) return *cannot_be_null("name");
+    if (auto e = check_name(*name, lead.name)) return *e;
+    const auto* email = body.if_contains("email");
+    if (email == nullptr) return error("email", nullptr, "Email is required");
+    if (email->is_null()) return *cannot_be_null("email");
+    if (auto e = check_email(*email, lead.email)) return *e;
+    if (const auto* v = body.if_contains("phone"))
+        if (auto e = check_phone(*v, lead.phone)) return *e;
+    if (const auto* v = body.if_contains("source"))
+        if (auto e = check_source(*v, lead.source)) return *e;
+    if (const auto* v = body.if_contains("status"))
+        if (auto e = check_status(*v, lead.status)) return *e;
+    if (const auto* v = body.if_contains("metadata"))
+        if (auto e = check_metadata(*v, lead.metadata)) return *e;
+    return lead;
+}
+
+std::variant<store::LeadPatch, FieldError> validate_patch(const json::object& body,
+                                                          std::string_view path_id,
+                                                          store::WorkspaceId workspace) {
+    store::LeadPatch patch;
+    for (const auto& kv : body) {
+        const std::string_view key = kv.key();
+        const json::value& v = kv.value();
+        if (key == "id") {
+            if (!v.is_string() || v.get_string() != path_id)
+                return error(key, v, "id cannot be modified");
+        } else if (key == "workspaceId") {
+            if (!v.is_string() || v.get_string() != store::format_hex_id("ws_", workspace))
+                return error(key, v, "workspaceId cannot be modified");
+        } else if (key == "createdAt") {
+            // Compared with the lead's own createdAt by the store, which has the lead.
+            auto t = v.is_string() ? store::parse_iso8601(v.get_string()) : std::nullopt;
+            if (t) patch.expect_created_at = *t;
+            else patch.created_at_unreadable = true;
+        } else if (key == "updatedAt") {
+            // Documented: a client's updatedAt is ignored; the server stamps it.
+        } else if (!contains(writable_fields, key)) {
+            return error(key, v, "Unknown field: " + std::string(key));
+        }
+    }
+    if (const auto* v = body.if_contains("name")) {
+        if (v->is_null()) return *cannot_be_null("name");
+        if (auto e = check_name(*v, patch.name.emplace())) return *e;
+    }
+    if (const auto* v = body.if_contains("email")) {
+        if (v->is_null()) return *cannot_be_null("email");
+        if (auto e = check_email(*v, patch.email.emplace())) return *e;
+    }
+    if (const auto* v = body.if_contains("phone"))
+        if (auto e = check_phone(*v, patch.phone.emplace())) return *e;
+    if (const auto* v = body.if_contains("source"))
+        if (auto e = check_source(*v, patch.source.emplace())) return *e;
+    if (const auto* v = body.if_contains("status")) {
+        if (v->is_null()) return error("status", nullptr, std::string(status_message));
+        if (auto e = check_status(*v, patch.status.emplace())) return *e;
+    }
+    if (const auto* v = body.if_contains("metadata")) {
+        if (v->is_null()) return error("metadata", nullptr, "Metadata cannot be null");
+        if (auto e = check_metadata(*v, patch.metadata_merge.emplace())) return *e;
+    }
+    return patch;
+}
+
+}  // namespace leadd::api

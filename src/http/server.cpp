@@ -1,0 +1,310 @@
+#include "leadd/http/server.hpp"
+
+#include "leadd/http/envelope.hpp"
+#include "leadd/ops/logging.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/beast.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_set>
+
+namespace leadd::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto as_tuple = asio::as_tuple(use_awaitable);
+
+namespace {
+
+// A request id for requests that bring none: a random per-thread prefix and a counter, so ids
+// are unique across threads and restarts without a shared atomic on the hot path.
+std::string generate_request_id() {
+    thread_local std::uint64_t prefix = std::random_device{}() | std::uint64_t(std::random_device{}()) << 32;
+    thread_local std::uint64_t counter = 0;
+    char buf[34];
+    std::snprintf(buf, sizeof buf, "%016llx%08llx", static_cast<unsigned long long>(prefix),
+                  static_cast<unsigned long long>(++counter & 0xffffffff));
+    return buf;
+}
+
+// A client's X-Request-Id is echoed only if it is short, printable ASCII: it ends up in logs and
+// JSON bodies.
+bool acceptable_request_id(std::string_view id) {
+    return !id.empty() && id.size() <= 128 &&
+           std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+}
+
+bool is_malformed_request(const beast::error_code& ec) {
+    return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
+           ec != bhttp::error::need_more && ec != bhttp::error::need_buffer;
+}
+
+}  // namespace
+
+struct Session;
+
+struct Server::Impl {
+    ServerOptions options;
+    const Router& router;
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    std::unique_ptr<tcp::acceptor> acceptor;
+    asio::signal_set signals;
+    std::atomic<bool> stopping{false};
+    std::mutex sessions_mu;  // guards sessions
+    std::unordered_set<std::shared_ptr<Session>> sessions;
+    std::unique_ptr<asio::steady_timer> drain_deadline;  // only touched on contexts[0]
+
+    Impl(ServerOptions o, const Router& r)
+        : options(std::move(o)), router(r), contexts(make_contexts(options.threads)),
+          signals(*contexts[0], SIGINT, SIGTERM) {
+        for (auto& c : contexts) guards.push_back(asio::make_work_guard(*c));
+    }
+
+    static std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned n) {
+        std::vector<std::unique_ptr<asio::io_context>> v;
+        for (unsigned i = 0; i < std::max(1u, n); ++i) v.push_back(std::make_unique<asio::io_context>(1));
+        return v;
+    }
+
+    awaitable<void> accept_loop();
+    awaitable<void> serve(std::shared_ptr<Session> session);
+    void begin_shutdown();
+    void end_drain() {
+        if (drain_deadline) drain_deadline->cancel();
+    }
+    Response handle(bhttp::request<bhttp::string_body>& req, std::string request_id);
+};
+
+struct Session {
+    beast::tcp_stream stream;
+    bool idle = true;  // waiting for the next request; touched only on the stream's thread
+
+    explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+};
+
+awaitable<void> Server::Impl::accept_loop() {
+    std::size_t next = 0;
+    for (;;) {
+        auto& target = *contexts[next++ % contexts.size()];
+        auto [ec, socket] = co_await acceptor->async_accept(target, as_tuple);
+        if (ec) {
+            if (stopping || ec == asio::error::operation_aborted) co_return;
+            // EMFILE and friends: back off briefly instead of spinning on the error.
+            ops::log(spdlog::level::warn, "accept failed: " + ec.message());
+            asio::steady_timer pause(acceptor->get_executor(), std::chrono::milliseconds(50));
+            co_await pause.async_wait(as_tuple);
+            continue;
+        }
+        socket.set_option(tcp::no_delay(true), ec);
+        auto session = std::make_shared<Session>(std::move(socket));
+        {
+            std::lock_guard lock(sessions_mu);
+            sessions.insert(session);
+        }
+        asio::co_spawn(target, serve(session), [this, s = session](std::exception_ptr e) {
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    ops::log(spdlog::level::err, std::string("connection failed: ") + ex.what());
+                }
+            }
+            std::lock_guard lock(sessions_mu);
+            sessions.erase(s);
+            if (stopping && sessions.empty()) asio::post(*contexts[0], [this] { end_drain(); });
+        });
+    }
+}
+
+Response Server::Impl::handle(bhttp::request<bhttp::string_body>& req, std::string request_id) {
+    Request r;
+    r.method = req.method_string();
+    const std::string_view target = req.target();
+    const auto q = target.find('?');
+    r.path = target.substr(0, q);
+    r.query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+    r.body = req.body();
+    r.headers.reserve(16);
+    for (const auto& field : req) r.headers.emplace_back(field.name_string(), field.value());
+    r.request_id = std::move(request_id);
+    try {
+        return router.route(r);
+    } catch (const std::exception& e) {
+        // A bug: say so in the log with the request id, and nothing of it to the client.
+        ops::log(spdlog::level::err, "request " + r.request_id + " failed: " + e.what());
+        return error_response(500, "INTERNAL_ERROR", "Internal server error", r);
+    }
+}
+
+awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
+    auto& stream = session->stream;
+    beast::flat_buffer buffer;
+
+    auto send = [&](Response response, std::string_view request_id, bool keep_alive,
+                    unsigned version) -> awaitable<beast::error_code> {
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
+        if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
+        for (auto& [name, value] : response.headers) res.insert(name, value);
+        res.set("X-Request-Id", request_id);
+        res.body() = std::move(response.body);
+        res.keep_alive(keep_alive);
+        res.prepare_payload();
+        stream.expires_after(options.read_timeout);
+        auto [ec, n] = co_await bhttp::async_write(stream, res, as_tuple);
+        co_return ec;
+    };
+
+    // Answers a request that cannot be read to its end, then closes. The rest of the request is
+    // drained for a moment first: closing with unread data would reset the connection and the
+    // client might never see the answer.
+    auto refuse = [&](int status, std::string_view code, std::string_view message) -> awaitable<void> {
+        Request r;
+        r.request_id = generate_request_id();
+        co_await send(error_response(status, code, message, r), r.request_id, false, 11);
+        beast::error_code ec;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream.expires_after(std::chrono::milliseconds(500));
+        std::array<char, 8192> sink;
+        for (std::size_t drained = 0; drained < options.max_body_bytes + 65536;) {
+            auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), as_tuple);
+            if (rec) break;
+            drained += n;
+        }
+    };
+
+    for (;;) {
+        session->idle = true;
+        if (stopping) break;
+        if (buffer.size() == 0) {
+            stream.expires_after(options.idle_timeout);
+            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), as_tuple);
+            if (ec) break;  // closed by the client, idle timeout, or shutdown
+            buffer.commit(n);
+        }
+        session->idle = false;
+
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+        parser.body_limit(options.max_body_bytes);
+        stream.expires_after(options.header_timeout);
+        auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, as_tuple);
+        if (hec == bhttp::error::header_limit) {
+            co_await refuse(431, "HEADERS_TOO_LARGE", "Request headers are too large");
+            break;
+        }
+        if (hec == bhttp::error::body_limit) {
+            co_await refuse(413, "PAYLOAD_TOO_LARGE", "Request body is larger than the limit");
+            break;
+        }
+        if (hec) {
+            if (is_malformed_request(hec)) co_await refuse(400, "BAD_REQUEST", "Malformed HTTP request");
+            break;
+        }
+        if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+            bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+            stream.expires_after(options.read_timeout);
+            auto [cec, cn] = co_await bhttp::async_write(stream, cont, as_tuple);
+            if (cec) break;
+        }
+        stream.expires_after(options.read_timeout);
+        auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, as_tuple);
+        if (bec == bhttp::error::body_limit) {
+            co_await refuse(413, "PAYLOAD_TOO_LARGE", "Request body is larger than the limit");
+            break;
+        }
+        if (bec) {
+            if (is_malformed_request(bec)) co_await refuse(400, "BAD_REQUEST", "Malformed HTTP request");
+            break;
+        }
+
+        const auto started = std::chrono::steady_clock::now();
+        auto req = parser.release();
+        const std::string_view sent_id = req["X-Request-Id"];
+        std::string request_id = acceptable_request_id(sent_id) ? std::string(sent_id) : generate_request_id();
+        const bool keep_alive = req.keep_alive() && !stopping;
+        Response response = handle(req, request_id);
+        const int status = response.status;
+        const auto ec = co_await send(std::move(response), request_id, keep_alive, req.version());
+        const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - started).count();
+        const std::string_view target = req.target();
+        ops::log_access({req.method_string(), target.substr(0, target.find('?')), status, micros, request_id});
+        if (ec || !keep_alive) break;
+    }
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream.socket().close(ec);
+}
+
+void Server::Impl::begin_shutdown() {
+    if (stopping.exchange(true)) return;
+    ops::log(spdlog::level::info, "shutting down: no new connections, finishing in-flight requests");
+    asio::post(acceptor->get_executor(), [this] {
+        beast::error_code ec;
+        acceptor->close(ec);
+    });
+    {
+        std::lock_guard lock(sessions_mu);
+        for (const auto& s : sessions)
+            asio::post(s->stream.get_executor(), [s] {
+                if (s->idle) s->stream.cancel();  // a busy one ends after its response
+            });
+    }
+    for (auto& g : guards) g.reset();
+    signals.cancel();
+    // Connections still open after the drain timeout are cut.
+    drain_deadline = std::make_unique<asio::steady_timer>(*contexts[0], options.drain_timeout);
+    drain_deadline->async_wait([this](beast::error_code ec) {
+        if (ec) return;
+        ops::log(spdlog::level::warn, "drain timeout: closing remaining connections");
+        for (auto& c : contexts) c->stop();
+    });
+    std::lock_guard lock(sessions_mu);
+    if (sessions.empty()) end_drain();
+}
+
+Server::Server(ServerOptions options, const Router& router)
+    : impl_(std::make_unique<Impl>(std::move(options), router)) {}
+
+Server::~Server() = default;
+
+void Server::listen() {
+    auto& io = *impl_->contexts[0];
+    const tcp::endpoint endpoint(asio::ip::make_address(impl_->options.host), impl_->options.port);
+    impl_->acceptor = std::make_unique<tcp::acceptor>(io);
+    impl_->acceptor->open(endpoint.protocol());
+    impl_->acceptor->set_option(asio::socket_base::reuse_address(true));
+    impl_->acceptor->bind(endpoint);
+    impl_->acceptor->listen(asio::socket_base::max_listen_connections);
+}
+
+std::uint16_t Server::bound_port() const { return impl_->acceptor->local_endpoint().port(); }
+
+void Server::run() {
+    impl_->signals.async_wait([this](beast::error_code ec, int) {
+        if (!ec) impl_->begin_shutdown();
+    });
+    asio::co_spawn(*impl_->contexts[0], impl_->accept_loop(), asio::detached);
+    std::vector<std::thread> workers;
+    for (std::size_t i = 1; i < impl_->contexts.size(); ++i)
+        workers.emplace_back([this, i] { impl_->contexts[i]->run(); });
+    impl_->contexts[0]->run();
+    for (auto& w : workers) w.join();
+}
+
+void Server::stop() {
+    asio::post(*impl_->contexts[0], [this] { impl_->begin_shutdown(); });
+}
+
+}  // namespace leadd::http

@@ -1,0 +1,258 @@
+#include "leadd/store/lead_store.hpp"
+
+#include "leadd/store/clock.hpp"
+#include "leadd/store/merge_patch.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace leadd::store {
+
+namespace {
+
+std::size_t power_of_two_at_least(std::size_t n) { return std::bit_ceil(std::max<std::size_t>(n, 1)); }
+
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool contains_ignoring_case(std::string_view haystack, std::string_view lowered_needle) {
+    if (lowered_needle.size() > haystack.size()) return false;
+    const auto it = std::search(haystack.begin(), haystack.end(), lowered_needle.begin(),
+                                lowered_needle.end(),
+                                [](char h, char n) { return ascii_lower(h) == n; });
+    return it != haystack.end();
+}
+
+// Locks one or two email stripes in ascending index order (the documented lock order).
+class StripeLocks {
+public:
+    StripeLocks(std::mutex& first, std::size_t first_index, std::mutex* second,
+                std::size_t second_index) {
+        if (second == nullptr || first_index == second_index) {
+            a_ = std::unique_lock(first);
+        } else if (first_index < second_index) {
+            a_ = std::unique_lock(first);
+            b_ = std::unique_lock(*second);
+        } else {
+            a_ = std::unique_lock(*second);
+            b_ = std::unique_lock(first);
+        }
+    }
+
+private:
+    std::unique_lock<std::mutex> a_, b_;
+};
+
+}  // namespace
+
+std::string email_key(WorkspaceId ws, std::string_view email) {
+    std::string key(sizeof ws + email.size(), '\0');
+    std::memcpy(key.data(), &ws, sizeof ws);
+    std::transform(email.begin(), email.end(), key.begin() + sizeof ws, ascii_lower);
+    return key;
+}
+
+LeadStore::LeadStore(StoreOptions options)
+    : options_(std::move(options)),
+      shard_count_(power_of_two_at_least(options_.shards)),
+      stripe_count_(power_of_two_at_least(options_.email_stripes)),
+      shards_(std::make_unique<Shard[]>(shard_count_)),
+      email_stripes_(std::make_unique<EmailStripe[]>(stripe_count_)) {
+    if (!options_.clock) options_.clock = now_millis;
+}
+
+std::size_t LeadStore::stripe_index(const std::string& key) const {
+    return std::hash<std::string>{}(key) & (stripe_count_ - 1);
+}
+
+Millis LeadStore::stamp_after(Millis previous) const {
+    return std::max(options_.clock(), previous + 1);
+}
+
+LeadStore::WorkspaceLeads& LeadStore::workspace_leads(WorkspaceId ws) {
+    {
+        std::shared_lock lock(directory_mu_);
+        if (auto it = workspaces_.find(ws); it != workspaces_.end()) return *it->second;
+    }
+    std::unique_lock lock(directory_mu_);
+    auto& slot = workspaces_[ws];
+    if (!slot) slot = std::make_unique<WorkspaceLeads>();
+    return *slot;
+}
+
+const LeadStore::WorkspaceLeads* LeadStore::find_workspace_leads(WorkspaceId ws) const {
+    std::shared_lock lock(directory_mu_);
+    auto it = workspaces_.find(ws);
+    return it == workspaces_.end() ? nullptr : it->second.get();
+}
+
+void LeadStore::index_for_listing(const LeadPtr& lead) {
+    auto& wl = workspace_leads(lead->workspace);
+    std::unique_lock lock(wl.mu);
+    wl.newest_first.insert_or_assign(OrderKey{lead->created_at, lead->id}, lead);
+}
+
+void LeadStore::unindex_from_listing(const Lead& lead) {
+    auto& wl = workspace_leads(lead.workspace);
+    std::unique_lock lock(wl.mu);
+    wl.newest_first.erase(OrderKey{lead.created_at, lead.id});
+}
+
+Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields) {
+    const LeadId id = ids_.next();
+    auto lead = std::make_shared<Lead>();
+    lead->id = id;
+    lead->workspace = ws;
+    lead->name = std::move(fields.name);
+    lead->email = std::move(fields.email);
+    lead->phone = std::move(fields.phone);
+    lead->source = std::move(fields.source);
+    lead->status = fields.status;
+    lead->metadata = std::move(fields.metadata);
+
+    const std::string key = email_key(ws, lead->email);
+    const std::size_t stripe = stripe_index(key);
+
+    Shard& shard = shard_of(id);
+    std::unique_lock shard_lock(shard.mu);
+    StripeLocks stripe_lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
+    auto& owners = email_stripes_[stripe].owners;
+    if (auto it = owners.find(key); it != owners.end())
+        return StoreError{StoreErrc::DuplicateEmail, it->second, "email"};
+    lead->created_at = lead->updated_at = options_.clock();
+    owners.emplace(key, id);
+    LeadPtr stored = std::move(lead);
+    shard.leads.emplace(id, stored);
+    index_for_listing(stored);
+    return stored;
+}
+
+LeadPtr LeadStore::get(WorkspaceId ws, LeadId id) const {
+    const Shard& shard = shard_of(id);
+    std::shared_lock lock(shard.mu);
+    auto it = shard.leads.find(id);
+    if (it == shard.leads.end() || it->second->workspace != ws) return nullptr;
+    return it->second;
+}
+
+Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& patch) {
+    Shard& shard = shard_of(id);
+    std::unique_lock shard_lock(shard.mu);
+    auto it = shard.leads.find(id);
+    if (it == shard.leads.end() || it->second->workspace != ws)
+        return StoreError{StoreErrc::LeadNotFound, 0, {}};
+    const Lead& current = *it->second;
+    if (patch.if_match && *patch.if_match != current.version)
+        return StoreError{StoreErrc::PreconditionFailed, 0, {}};
+    if (patch.created_at_unreadable ||
+        (patch.expect_created_at && *patch.expect_created_at != current.created_at))
+        return StoreError{StoreErrc::ImmutableField, 0, "createdAt"};
+
+    Lead next = current;
+    if (patch.name) next.name = *patch.name;
+    if (patch.email) next.email = *patch.email;
+    if (patch.phone) next.phone = *patch.phone;
+    if (patch.source) next.source = *patch.source;
+    if (patch.status) next.status = *patch.status;
+    if (patch.metadata_merge) {
+        apply_merge_patch(next.metadata, *patch.metadata_merge);
+        if (next.metadata != current.metadata &&
+            boost::json::serialize(next.metadata).size() > options_.max_metadata_bytes)
+            return StoreError{StoreErrc::MetadataTooLarge, 0, "metadata"};
+    }
+    if (next.name == current.name && next.email == current.email && next.phone == current.phone &&
+        next.source == current.source && next.status == current.status &&
+        next.metadata == current.metadata)
+        return it->second;  // nothing changes: no new version, no new updatedAt
+
+    const std::string old_key = email_key(ws, current.email);
+    const std::string new_key = email_key(ws, next.email);
+    if (old_key != new_key) {
+        const std::size_t old_stripe = stripe_index(old_key);
+        const std::size_t new_stripe = stripe_index(new_key);
+        StripeLocks locks(email_stripes_[new_stripe].mu, new_stripe,
+                          &email_stripes_[old_stripe].mu, old_stripe);
+        auto& new_owners = email_stripes_[new_stripe].owners;
+        if (auto owner = new_owners.find(new_key); owner != new_owners.end())
+            return StoreError{StoreErrc::DuplicateEmail, owner->second, "email"};
+        email_stripes_[old_stripe].owners.erase(old_key);
+        new_owners.emplace(new_key, id);
+    }
+
+    next.updated_at = stamp_after(current.updated_at);
+    next.version = current.version + 1;
+    LeadPtr stored = std::make_shared<const Lead>(std::move(next));
+    it->second = stored;
+    index_for_listing(stored);
+    return stored;
+}
+
+Result<Millis> LeadStore::remove(WorkspaceId ws, LeadId id, std::optional<std::uint64_t> if_match) {
+    Shard& shard = shard_of(id);
+    std::unique_lock shard_lock(shard.mu);
+    auto it = shard.leads.find(id);
+    if (it == shard.leads.end() || it->second->workspace != ws)
+        return StoreError{StoreErrc::LeadNotFound, 0, {}};
+    const LeadPtr lead = it->second;
+    if (if_match && *if_match != lead->version) return StoreError{StoreErrc::PreconditionFailed, 0, {}};
+
+    const std::string key = email_key(ws, lead->email);
+    const std::size_t stripe = stripe_index(key);
+    {
+        StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
+        email_stripes_[stripe].owners.erase(key);
+    }
+    shard.leads.erase(it);
+    unindex_from_listing(*lead);
+    return options_.clock();
+}
+
+ListPage LeadStore::list(WorkspaceId ws, const ListQuery& query) const {
+    ListPage page;
+    const WorkspaceLeads* wl = find_workspace_leads(ws);
+    if (wl == nullptr) return page;
+
+    std::string needle;
+    if (query.search) {
+        needle = *query.search;
+        std::transform(needle.begin(), needle.end(), needle.begin(), ascii_lower);
+    }
+    const std::size_t limit = query.limit;
+    // Saturating: a huge page number must not overflow into a small offset.
+    const std::size_t skip =
+        query.page - 1 > SIZE_MAX / std::max<std::size_t>(limit, 1) ? SIZE_MAX
+                                                                     : (query.page - 1) * limit;
+    page.leads.reserve(std::min<std::size_t>(limit, 100));
+
+    std::shared_lock lock(wl->mu);
+    for (const auto& [order, lead] : wl->newest_first) {
+        if (query.status && lead->status != *query.status) continue;
+        if (query.source && lead->source != *query.source) continue;
+        if (query.search && !contains_ignoring_case(lead->name, needle) &&
+            !contains_ignoring_case(lead->email, needle))
+            continue;
+        if (page.total >= skip && page.leads.size() < limit) page.leads.push_back(lead);
+        ++page.total;
+    }
+    return page;
+}
+
+std::size_t LeadStore::count(WorkspaceId ws) const {
+    const WorkspaceLeads* wl = find_workspace_leads(ws);
+    if (wl == nullptr) return 0;
+    std::shared_lock lock(wl->mu);
+    return wl->newest_first.size();
+}
+
+std::size_t LeadStore::size() const {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+        std::shared_lock lock(shards_[i].mu);
+        n += shards_[i].leads.size();
+    }
+    return n;
+}
+
+}  // namespace leadd::store
