@@ -46,7 +46,7 @@ std::optional<http::Response> AdminHandlers::check_admin(const http::Request& re
         r.set_header("WWW-Authenticate", "Bearer");
         return r;
     }
-    return std::nullopt;
+    return refuse_unread_body(request);
 }
 
 http::Response AdminHandlers::create_workspace(const http::Request& request) const {

@@ -102,7 +102,7 @@ http::Response LeadHandlers::list(const http::Request& request) const {
                             {"total", page.total},
                             {"totalPages", total_pages},
                             {"hasNext", q.page < total_pages},
-                            {"hasPrev", q.page > 1}};
+                            {"hasPrev", q.page > 1 && page.total > 0}};
     return http::success_response(
         200, json::object{{"leads", std::move(leads)}, {"pagination", std::move(pagination)}});
 }

@@ -48,8 +48,16 @@ std::variant<store::WorkspaceId, http::Response> authenticate(const http::Reques
     if (!token)
         return unauthorized(request, "MISSING_AUTH_HEADER",
                             "Authorization header must be 'Bearer <api key>'");
-    if (auto ws = keys.authenticate(*token)) return *ws;
-    return unauthorized(request, "INVALID_API_KEY", "Invalid or revoked API key");
+    const auto ws = keys.authenticate(*token);
+    if (!ws) return unauthorized(request, "INVALID_API_KEY", "Invalid or revoked API key");
+    if (auto refused = refuse_unread_body(request)) return std::move(*refused);
+    return *ws;
+}
+
+std::optional<http::Response> refuse_unread_body(const http::Request& request) {
+    if (!request.body_too_large) return std::nullopt;
+    return http::error_response(413, "PAYLOAD_TOO_LARGE", "Request body is larger than the limit",
+                                request);
 }
 
 std::variant<json::object, http::Response> parse_json_object(const http::Request& request) {

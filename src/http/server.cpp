@@ -83,12 +83,15 @@ struct Server::Impl {
     void end_drain() {
         if (drain_deadline) drain_deadline->cancel();
     }
-    Response handle(bhttp::request<bhttp::string_body>& req, std::string request_id);
+    Response handle(bhttp::request<bhttp::string_body>& req, std::string request_id, bool body_too_large);
 };
 
 struct Session {
     beast::tcp_stream stream;
-    bool idle = true;  // waiting for the next request; touched only on the stream's thread
+    // True while waiting for the first byte of the next request; touched only on the stream's
+    // thread. At shutdown such a connection is closed at once; one with a request under way
+    // (being received or answered) may finish it until the drain deadline.
+    bool awaiting_request = true;
 
     explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
 };
@@ -127,7 +130,8 @@ awaitable<void> Server::Impl::accept_loop() {
     }
 }
 
-Response Server::Impl::handle(bhttp::request<bhttp::string_body>& req, std::string request_id) {
+Response Server::Impl::handle(bhttp::request<bhttp::string_body>& req, std::string request_id,
+                              bool body_too_large) {
     Request r;
     r.method = req.method_string();
     const std::string_view target = req.target();
@@ -138,6 +142,7 @@ Response Server::Impl::handle(bhttp::request<bhttp::string_body>& req, std::stri
     r.headers.reserve(16);
     for (const auto& field : req) r.headers.emplace_back(field.name_string(), field.value());
     r.request_id = std::move(request_id);
+    r.body_too_large = body_too_large;
     try {
         return router.route(r);
     } catch (const std::exception& e) {
@@ -165,13 +170,10 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         co_return ec;
     };
 
-    // Answers a request that cannot be read to its end, then closes. The rest of the request is
-    // drained for a moment first: closing with unread data would reset the connection and the
-    // client might never see the answer.
-    auto refuse = [&](int status, std::string_view code, std::string_view message) -> awaitable<void> {
-        Request r;
-        r.request_id = generate_request_id();
-        co_await send(error_response(status, code, message, r), r.request_id, false, 11);
+    // After answering a request whose body was not read, the rest of it is drained for a
+    // moment before closing: closing with unread data resets the connection, and the client
+    // might never see the answer.
+    auto drain = [&]() -> awaitable<void> {
         beast::error_code ec;
         stream.socket().shutdown(tcp::socket::shutdown_send, ec);
         stream.expires_after(std::chrono::milliseconds(500));
@@ -182,9 +184,15 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
             drained += n;
         }
     };
+    auto refuse = [&](int status, std::string_view code, std::string_view message) -> awaitable<void> {
+        Request r;
+        r.request_id = generate_request_id();
+        co_await send(error_response(status, code, message, r), r.request_id, false, 11);
+        co_await drain();
+    };
 
     for (;;) {
-        session->idle = true;
+        session->awaiting_request = true;
         if (stopping) break;
         if (buffer.size() == 0) {
             stream.expires_after(options.idle_timeout);
@@ -192,7 +200,7 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
             if (ec) break;  // closed by the client, idle timeout, or shutdown
             buffer.commit(n);
         }
-        session->idle = false;
+        session->awaiting_request = false;
 
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -203,43 +211,41 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
             co_await refuse(431, "HEADERS_TOO_LARGE", "Request headers are too large");
             break;
         }
-        if (hec == bhttp::error::body_limit) {
-            co_await refuse(413, "PAYLOAD_TOO_LARGE", "Request body is larger than the limit");
-            break;
-        }
-        if (hec) {
+        bool too_large = hec == bhttp::error::body_limit;
+        if (hec && !too_large) {
             if (is_malformed_request(hec)) co_await refuse(400, "BAD_REQUEST", "Malformed HTTP request");
             break;
         }
-        if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-            bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+        if (!too_large) {
+            if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+                bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+                stream.expires_after(options.read_timeout);
+                auto [cec, cn] = co_await bhttp::async_write(stream, cont, as_tuple);
+                if (cec) break;
+            }
             stream.expires_after(options.read_timeout);
-            auto [cec, cn] = co_await bhttp::async_write(stream, cont, as_tuple);
-            if (cec) break;
-        }
-        stream.expires_after(options.read_timeout);
-        auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, as_tuple);
-        if (bec == bhttp::error::body_limit) {
-            co_await refuse(413, "PAYLOAD_TOO_LARGE", "Request body is larger than the limit");
-            break;
-        }
-        if (bec) {
-            if (is_malformed_request(bec)) co_await refuse(400, "BAD_REQUEST", "Malformed HTTP request");
-            break;
+            auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, as_tuple);
+            too_large = bec == bhttp::error::body_limit;
+            if (bec && !too_large) {
+                if (is_malformed_request(bec)) co_await refuse(400, "BAD_REQUEST", "Malformed HTTP request");
+                break;
+            }
         }
 
         const auto started = std::chrono::steady_clock::now();
         auto req = parser.release();
         const std::string_view sent_id = req["X-Request-Id"];
         std::string request_id = acceptable_request_id(sent_id) ? std::string(sent_id) : generate_request_id();
-        const bool keep_alive = req.keep_alive() && !stopping;
-        Response response = handle(req, request_id);
+        const bool keep_alive = req.keep_alive() && !stopping && !too_large;
+        if (too_large) req.body().clear();
+        Response response = handle(req, request_id, too_large);
         const int status = response.status;
         const auto ec = co_await send(std::move(response), request_id, keep_alive, req.version());
         const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::steady_clock::now() - started).count();
         const std::string_view target = req.target();
         ops::log_access({req.method_string(), target.substr(0, target.find('?')), status, micros, request_id});
+        if (too_large) co_await drain();
         if (ec || !keep_alive) break;
     }
     beast::error_code ec;
@@ -258,7 +264,7 @@ void Server::Impl::begin_shutdown() {
         std::lock_guard lock(sessions_mu);
         for (const auto& s : sessions)
             asio::post(s->stream.get_executor(), [s] {
-                if (s->idle) s->stream.cancel();  // a busy one ends after its response
+                if (s->awaiting_request) s->stream.cancel();
             });
     }
     for (auto& g : guards) g.reset();

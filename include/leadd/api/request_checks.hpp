@@ -17,8 +17,13 @@ namespace leadd::api {
 // The token of "Authorization: Bearer <token>" (scheme case-insensitive), or nullopt.
 std::optional<std::string_view> bearer_token(const http::Request& request);
 
+// The caller's workspace; or 401; or, once the caller is known, 413 if the body was too large to
+// read (so a handler never acts on a request whose body it did not see, body or not).
 std::variant<store::WorkspaceId, http::Response> authenticate(const http::Request& request,
                                                               const auth::KeyRegistry& keys);
+
+// 413 PAYLOAD_TOO_LARGE when the server did not read the body because of its size.
+std::optional<http::Response> refuse_unread_body(const http::Request& request);
 
 // The body as a JSON object. 415 if a body came with a non-JSON content type; 400 INVALID_JSON
 // if it is empty, not JSON, nested deeper than the parser allows, or not an object.

@@ -16,6 +16,9 @@ struct Request {
     std::string_view body;
     std::vector<std::pair<std::string_view, std::string_view>> headers;
     std::string request_id;   // from X-Request-Id or generated; echoed in every error body
+    // The body was over the limit and was not read: `body` is empty. Routing and authentication
+    // still answer first (the contract's order of checks); whoever reads the body answers 413.
+    bool body_too_large = false;
 
     // Case-insensitive header lookup; "" when absent.
     std::string_view header(std::string_view name) const;

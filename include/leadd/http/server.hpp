@@ -8,8 +8,9 @@
 // request line and headers), read (the body). A client that misses one is disconnected; it never
 // holds a worker, since waiting is a suspended coroutine, not a blocked thread.
 //
-// Shutdown (SIGINT/SIGTERM or stop()): stop accepting, close idle connections, let each busy one
-// finish the request it is handling (answered with Connection: close), then return from run().
+// Shutdown (SIGINT/SIGTERM or stop()): stop accepting, close idle connections, let each one with
+// a request under way finish it (answered with Connection: close) until the drain timeout, then
+// cut what is left and return from run().
 
 #include "leadd/http/router.hpp"
 
@@ -30,7 +31,7 @@ struct ServerOptions {
     std::chrono::milliseconds header_timeout{10'000};
     std::chrono::milliseconds read_timeout{30'000};
     std::chrono::milliseconds idle_timeout{60'000};
-    std::chrono::milliseconds drain_timeout{10'000};  // then remaining connections are cut
+    std::chrono::milliseconds drain_timeout{5'000};  // then remaining connections are cut
 };
 
 class Server {
