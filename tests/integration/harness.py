@@ -58,7 +58,10 @@ class Server:
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, env=full_env)
         self._wait_ready()
         key_file = os.path.join(self.data_dir, "initial-api-key")
-        self.api_key = open(key_file).read().strip() if os.path.exists(key_file) else None
+        self.api_key = None
+        if os.path.exists(key_file):
+            with open(key_file) as f:
+                self.api_key = f.read().strip()
 
     def _wait_ready(self, timeout=20):
         deadline = time.time() + timeout

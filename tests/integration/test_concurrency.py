@@ -10,7 +10,6 @@ Run: cd tests/integration && LEADD_BIN=/path/to/leadd python3 -m unittest -v tes
 """
 
 import concurrent.futures as cf
-import json
 import random
 import re
 import threading
@@ -41,10 +40,13 @@ class ConcurrencyTest(ServerTest):
         with open(srv.log_path, errors="replace") as f:
             log = f.read()
         super().tearDownClass()
-        assert alive, "leadd died during the concurrency tests:\n" + log[-3000:]
+        if not alive:
+            raise AssertionError("leadd died during the concurrency tests:\n" + log[-3000:])
         m = SANITIZER_REPORT.search(log)
-        assert m is None, "sanitizer report:\n" + log[max(0, m.start() - 200):m.start() + 4000]
-        assert code == 0, f"leadd exited with {code} on SIGTERM after the concurrency tests"
+        if m is not None:
+            raise AssertionError("sanitizer report:\n" + log[max(0, m.start() - 200):m.start() + 4000])
+        if code != 0:
+            raise AssertionError(f"leadd exited with {code} on SIGTERM after the concurrency tests")
 
     # ----------------------------------------------------------------- helpers
 
@@ -189,7 +191,7 @@ class ConcurrencyTest(ServerTest):
         updates = {l["id"]: [(l["updatedAt"], l["email"].casefold())] for l in leads}
         lock = threading.Lock()
         conflicts, bad = [], []
-        threads, per_thread = 16, 25
+        threads, per_thread = 16, 50
         stop = threading.Event()
         samples = []
 
@@ -273,7 +275,7 @@ class ConcurrencyTest(ServerTest):
                          for j in range(3)] for w in range(4)}
         tasks = []
         for w in range(4):
-            for j in range(25):
+            for j in range(50):
                 tasks.append(("chain", w, j))
             for lead_id in pool[w]:
                 tasks += [("delete", w, lead_id)] * 3 + [("update", w, lead_id)] * 3
@@ -374,29 +376,6 @@ class ConcurrencyTest(ServerTest):
                 self.assertEqual((status, body["code"]), (412, "PRECONDITION_FAILED"), body)
         status, final, _ = self.call("GET", f"/api/v1/leads/{lead['id']}", key)
         self.assertEqual(final["data"]["metadata"], {f"m{ok[0]}": ok[0]})
-
-    def test_f_parallel_idempotent_creates_make_one_lead(self):
-        _, key = self.server.new_workspace("idem")
-        body = {"name": "Idem Potent", "email": f"idem.{time.time_ns()}@example.com"}
-        n = 50
-
-        def worker(i):
-            return self.call("POST", "/api/v1/leads", key, body,
-                             headers={"Idempotency-Key": "idem-race-1"})
-
-        results = self.run_parallel(worker, range(n))
-        firsts = [b for s, b, _ in results if s == 201]
-        self.assertGreaterEqual(len(firsts), 1, results[:3])
-        for status, b, _ in results:
-            if status != 201:
-                self.assertEqual((status, b["code"]), (409, "IDEMPOTENCY_KEY_IN_PROGRESS"), b)
-        self.assertTrue(all(b == firsts[0] for b in firsts),
-                        "replays of one Idempotency-Key returned different bodies")
-        leads, total = self.list_all(key)
-        self.assertEqual(total, 1)
-        self.assertEqual(leads[0]["id"], firsts[0]["data"]["id"])
-
-    # ----------------------------------------------------------------- last
 
     def test_z_server_alive_and_no_sanitizer_report(self):
         self.assertIsNone(self.server.proc.poll(), "leadd died during the concurrency tests")

@@ -477,7 +477,7 @@ class HttpBasicsTest(ServerTest, HttpChecks):
         ("/%", (400, 404), None),
         ("/healthz%00", (400, 404), None),
         ("/api/v1/leads/%00", (400, 404), None),
-        (f"/api/v1/leads/lead_1234567890abcdef%00", (400, 404), None),
+        ("/api/v1/leads/lead_1234567890abcdef%00", (400, 404), None),
         ("/api/v1/leads/" + "a" * 8192, (400, 404), None),
         ("/api/v1/leads?page=%zz", (400,), None),
         ("/api/v1/leads?limit=1e3", (400,), "limit"),
@@ -811,57 +811,70 @@ class TimeoutTest(ServerTest, HttpChecks):
 
 class ShutdownTest(unittest.TestCase):
     """Each test starts its own server, since it stops it."""
-    EXIT_WITHIN = 8.0
+    EXIT_WITHIN = 8.0  # "a few seconds"
+    OBSERVE = 20.0     # how long a test waits to learn the real exit time when it is late
 
     def setUp(self):
         self.server = Server()
         self.addCleanup(self.server.close)
+        _, self.key = self.server.new_workspace("shutdown")
 
-    def wait_exit(self, t0):
-        deadline = t0 + self.EXIT_WITHIN
+    def wait_exit(self, t0, limit):
+        """Seconds from t0 until the process exited, or None if it still runs at t0 + limit."""
+        deadline = t0 + limit
         while time.monotonic() < deadline:
             if self.server.proc.poll() is not None:
                 return time.monotonic() - t0
             time.sleep(0.02)
         return None
 
-    def assertRefused(self):
-        with self.assertRaises(OSError, msg="a connection was accepted after shutdown"):
-            socket.create_connection(("127.0.0.1", self.server.port), timeout=2).close()
+    def assertExitedInTime(self, t0, what):
+        took = self.wait_exit(t0, self.OBSERVE)
+        self.assertIsNotNone(took, f"leadd still running {self.OBSERVE} s after {what}")
+        self.assertLessEqual(took, self.EXIT_WITHIN,
+                             f"leadd took {took:.1f} s to exit after {what}")
+        self.assertEqual(self.server.proc.returncode, 0, f"exit code after {what}")
+
+    def wait_refusing(self, limit=3.0):
+        """Seconds until a new connection is refused, or None."""
+        t0 = time.monotonic()
+        for _ in range(int(limit / 0.02)):
+            try:
+                socket.create_connection(("127.0.0.1", self.server.port), timeout=1).close()
+            except OSError:
+                return time.monotonic() - t0
+            time.sleep(0.02)
+        return None
 
     def assertLogClean(self):
         self.server.log.flush()
         with open(self.server.log_path, errors="replace") as f:
             log = f.read()
         m = SANITIZER_REPORT.search(log)
-        self.assertIsNone(m, log[m.start() - 200:m.start() + 3000] if m else "")
+        self.assertIsNone(m, log[max(0, m.start() - 200):m.start() + 3000] if m else "")
 
-    def test_sigterm_with_slow_idle_and_busy_clients_exits_0(self):
-        srv = self.server
-        _, key = srv.new_workspace("shutdown")
-        # a client that sent its headers and a part of its body (read timeout is 30 s)
-        slow = RawClient(srv.port)
-        self.addCleanup(slow.close)
-        slow.send(build_request("POST", "/api/v1/leads", [
-            ("Authorization", f"Bearer {key}"), ("Content-Type", "application/json"),
-            ("Content-Length", "100")]) + b'{"name": "')
-        # an idle keep-alive connection (idle timeout is 60 s)
-        idle = RawClient(srv.port)
-        self.addCleanup(idle.close)
-        idle.send(build_request("GET", "/healthz"))
-        self.assertEqual(idle.read_response().status, 200)
-        # a thread that keeps sending requests
+    def half_sent_create(self, body):
+        c = RawClient(self.server.port)
+        self.addCleanup(c.close)
+        c.send(build_request("POST", "/api/v1/leads", [
+            ("Authorization", f"Bearer {self.key}"), ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body)))]) + body[:10])
+        time.sleep(0.2)  # let the server read the headers: the request is now in flight
+        return c
+
+    def start_busy_client(self):
+        """A thread creating leads on fresh connections until stopped or refused."""
+        srv, key = self.server, self.key
         stop = threading.Event()
         outcomes = {"ok": 0, "refused": 0, "bad": []}
 
         def busy():
-            for i in range(20_000):
+            for _ in range(20_000):
                 if stop.is_set():
                     return
                 conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
                 try:
-                    conn.request("POST", "/api/v1/leads",
-                                 body=lead_body(unique_email("busy")),
+                    conn.request("POST", "/api/v1/leads", body=lead_body(unique_email("busy")),
                                  headers={"Authorization": f"Bearer {key}",
                                           "Content-Type": "application/json"})
                     r = conn.getresponse()
@@ -889,28 +902,56 @@ class ShutdownTest(unittest.TestCase):
             time.sleep(0.01)
         self.assertGreaterEqual(outcomes["ok"], 20, f"the busy client got nowhere: {outcomes}")
 
+        def finish():
+            stop.set()
+            t.join(10)
+            return outcomes
+        return finish
+
+    def test_sigterm_finishes_in_flight_request_and_exits_0(self):
+        srv = self.server
+        body = lead_body(unique_email("inflight"), name="In Flight")
+        slow = self.half_sent_create(body)
+        idle = RawClient(srv.port)  # an idle keep-alive connection (idle timeout 60 s)
+        self.addCleanup(idle.close)
+        idle.send(build_request("GET", "/healthz"))
+        self.assertEqual(idle.read_response().status, 200)
+        finish_busy = self.start_busy_client()
+
         t0 = time.monotonic()
         srv.proc.send_signal(signal.SIGTERM)
-        took = self.wait_exit(t0)
-        stop.set()
-        t.join(10)
-        self.assertIsNotNone(took, f"leadd still running {self.EXIT_WITHIN} s after SIGTERM "
-                             "(with a half-sent request, an idle keep-alive connection and "
-                             "a busy client)")
-        self.assertEqual(srv.proc.returncode, 0, "exit code after SIGTERM")
+        refused_after = self.wait_refusing()
+        self.assertIsNotNone(refused_after, "new connections still accepted 3 s after SIGTERM")
+        self.assertIsNotNone(idle.wait_closed(3), "idle keep-alive connection not closed on SIGTERM")
+        self.assertIsNone(srv.proc.poll(), "leadd exited without finishing the in-flight request")
+        # the in-flight request completes and is answered
+        self.assertTrue(slow.send(body[10:]), "the in-flight request's connection was cut")
+        r = slow.read_response(timeout=5)
+        self.assertIsNotNone(r, "the in-flight request got no response")
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.json()["data"]["name"], "In Flight")
+        self.assertIsNotNone(slow.wait_closed(5), "connection kept open after shutdown response")
+        self.assertExitedInTime(t0, "SIGTERM")
+        outcomes = finish_busy()
         self.assertEqual(outcomes["bad"], [], "responses during shutdown were wrong or cut")
-        self.assertRefused()
+        self.assertLogClean()
+
+    def test_sigterm_with_stalled_half_sent_request_exits_0(self):
+        # headers and 10 of 100 body bytes, then nothing (the read timeout is 30 s)
+        self.half_sent_create(lead_body(unique_email("stalled"), name="Stalled Client"))
+        t0 = time.monotonic()
+        self.server.proc.send_signal(signal.SIGTERM)
+        self.assertIsNotNone(self.wait_refusing(), "new connections still accepted after SIGTERM")
+        self.assertExitedInTime(t0, "SIGTERM with a stalled half-sent request")
         self.assertLogClean()
 
     def test_sigint_exits_0(self):
-        r = self.server.request("GET", "/healthz", auth=None)
-        self.assertEqual(r.status, 200)
+        finish_busy = self.start_busy_client()
         t0 = time.monotonic()
         self.server.proc.send_signal(signal.SIGINT)
-        took = self.wait_exit(t0)
-        self.assertIsNotNone(took, f"leadd still running {self.EXIT_WITHIN} s after SIGINT")
-        self.assertEqual(self.server.proc.returncode, 0, "exit code after SIGINT")
-        self.assertRefused()
+        self.assertExitedInTime(t0, "SIGINT")
+        self.assertEqual(finish_busy()["bad"], [], "responses during shutdown were wrong or cut")
+        self.assertIsNotNone(self.wait_refusing(), "connections accepted after exit")
         self.assertLogClean()
 
 
