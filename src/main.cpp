@@ -1,32 +1,39 @@
-// Wires the parts together: config, logging, store, keys, routes, server.
+// Wires the parts together: config, logging, recovery, keys, routes, server.
 
 #include "leadd/api/admin_handlers.hpp"
 #include "leadd/api/lead_handlers.hpp"
 #include "leadd/auth/key_registry.hpp"
+#include "leadd/http/envelope.hpp"
 #include "leadd/http/server.hpp"
 #include "leadd/ops/config.hpp"
 #include "leadd/ops/health.hpp"
 #include "leadd/ops/logging.hpp"
+#include "leadd/ops/persistence.hpp"
 #include "leadd/store/lead_store.hpp"
 
-#include <sys/stat.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 namespace {
 
 using namespace leadd;
 
 // On first start (no workspace yet) leadd makes workspace "default" with one key, shows the key
-// once on stdout and leaves it in <data-dir>/initial-api-key (0600) so curl works at once.
-bool bootstrap_initial_key(auth::KeyRegistry& keys, const std::filesystem::path& data_dir) {
+// once on stdout and leaves it in <data-dir>/initial-api-key (0600) so curl works at once. The
+// key is printed only after its record is durable, so a printed key always survives a crash.
+bool bootstrap_initial_key(auth::KeyRegistry& keys, wal::Log& log, const std::filesystem::path& data_dir) {
     if (!keys.empty()) return true;
     const auto ws = keys.create_workspace("default");
     const auto key = keys.issue_key(ws.id);
+    if (!log.wait_durable(log.last_seq())) {
+        ops::log(spdlog::level::critical, "cannot make the initial workspace durable");
+        return false;
+    }
     const auto path = data_dir / "initial-api-key";
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -48,6 +55,21 @@ bool bootstrap_initial_key(auth::KeyRegistry& keys, const std::filesystem::path&
     return true;
 }
 
+// "Acknowledged means durable": a successful write waits for the log's group commit of
+// everything appended up to its answer (its own record included).
+class LogDurabilityGate final : public http::DurabilityGate {
+public:
+    LogDurabilityGate(wal::Log& log, bool waits) : log_(log), waits_(waits) {}
+    bool needs_wait() const override { return waits_; }
+    void when_durable(std::function<void(bool)> done) override {
+        log_.when_durable(log_.last_seq(), std::move(done));
+    }
+
+private:
+    wal::Log& log_;
+    bool waits_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,23 +89,15 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    store::StoreOptions store_options;
-    store_options.shards = config.shards;
-    store::LeadStore store(store_options);
-    auth::KeyRegistry keys;
-    if (!bootstrap_initial_key(keys, config.data_dir)) return 1;
-
-    http::Router router;
+    // Listen first, so /healthz answers and /readyz says 503 while the log is replayed.
     ops::Health health;
-    health.register_routes(router);
-    api::LeadHandlers leads(store, keys);
-    leads.register_routes(router);
-    std::optional<api::AdminHandlers> admin;
-    if (config.admin_token) {
-        admin.emplace(keys, store, auth::sha256(*config.admin_token));
-        admin->register_routes(router);
-    }
-
+    http::Router starting;
+    health.register_routes(starting);
+    starting.set_fallback([](const http::Request& request, const http::PathParams&) {
+        auto r = http::error_response(503, "SERVICE_UNAVAILABLE", "Starting: recovering the log", request);
+        r.set_header("Retry-After", "1");
+        return r;
+    });
     http::ServerOptions server_options;
     server_options.host = config.listen_host;
     server_options.port = config.listen_port;
@@ -92,7 +106,7 @@ int main(int argc, char** argv) {
     server_options.header_timeout = config.header_timeout;
     server_options.read_timeout = config.read_timeout;
     server_options.idle_timeout = config.idle_timeout;
-    http::Server server(server_options, router);
+    http::Server server(server_options, starting);
     try {
         server.listen();
     } catch (const std::exception& e) {
@@ -100,12 +114,61 @@ int main(int argc, char** argv) {
                                               std::to_string(config.listen_port) + ": " + e.what());
         return 1;
     }
-    ops::log(spdlog::level::info, "listening on " + config.listen_host + ":" +
-                                      std::to_string(server.bound_port()) + " with " +
-                                      std::to_string(config.threads) + " threads" +
-                                      (config.admin_token ? ", admin API on" : ", admin API off"));
+    ops::log(spdlog::level::info, "listening on " + config.listen_host + ":" + std::to_string(server.bound_port()) +
+                                      " with " + std::to_string(config.threads) + " threads");
+    std::thread serving([&] { server.run(); });
+
+    store::StoreOptions store_options;
+    store_options.shards = config.shards;
+    store::LeadStore store(store_options);
+    auth::KeyRegistry keys;
+    ops::PersistenceOptions persistence_options;
+    persistence_options.log.dir = config.data_dir;
+    persistence_options.log.fsync = *wal::parse_fsync_policy(config.fsync);
+    persistence_options.log.fsync_interval = config.fsync_interval;
+    persistence_options.log.segment_bytes = config.segment_bytes;
+    persistence_options.log.fs = wal::posix_file_system();
+    persistence_options.snapshot_every_bytes = config.snapshot_every_bytes;
+    persistence_options.on_corruption =
+        config.recover_truncate ? wal::CorruptionPolicy::Truncate : wal::CorruptionPolicy::Stop;
+    auto opened = ops::Persistence::open(persistence_options, store, keys);
+    if (auto* failure = std::get_if<std::string>(&opened)) {
+        ops::log(spdlog::level::critical, "recovery failed: " + *failure);
+        server.stop();
+        serving.join();
+        return 1;
+    }
+    auto& persistence = *std::get<std::unique_ptr<ops::Persistence>>(opened);
+    const auto& report = persistence.recovery();
+    for (const auto& repair : report.repairs) ops::log(spdlog::level::warn, "recovery: " + repair);
+    ops::log(spdlog::level::info,
+             "recovered " + std::to_string(store.size()) + " leads in " + std::to_string(report.took.count() / 1000) +
+                 " ms (snapshot seq " + std::to_string(report.snapshot_seq) + " with " +
+                 std::to_string(report.snapshot_records) + " records, then " +
+                 std::to_string(report.records_replayed) + " log records); fsync " + config.fsync);
+    if (!bootstrap_initial_key(keys, persistence.log(), config.data_dir)) {
+        server.stop();
+        serving.join();
+        return 1;
+    }
+
+    http::Router router;
+    health.register_routes(router);
+    api::LeadHandlers leads(store, keys);
+    leads.register_routes(router);
+    std::optional<api::AdminHandlers> admin;
+    if (config.admin_token) {
+        admin.emplace(keys, store, auth::sha256(*config.admin_token));
+        admin->register_routes(router);
+    }
+    LogDurabilityGate gate(persistence.log(), config.fsync == "always");
+    server.set_durability_gate(gate);
+    server.set_router(router);
     health.set_ready(true);
-    server.run();
+    ops::log(spdlog::level::info, std::string("ready; admin API ") + (config.admin_token ? "on" : "off"));
+
+    serving.join();
+    persistence.close();
     ops::log(spdlog::level::info, "stopped");
     return 0;
 }

@@ -46,7 +46,9 @@ std::optional<http::Response> AdminHandlers::check_admin(const http::Request& re
         r.set_header("WWW-Authenticate", "Bearer");
         return r;
     }
-    return refuse_unread_body(request);
+    if (auto refused = refuse_unread_body(request)) return refused;
+    if (request.method != "GET" && !keys_.writable()) return writes_unavailable(request);
+    return std::nullopt;
 }
 
 http::Response AdminHandlers::create_workspace(const http::Request& request) const {

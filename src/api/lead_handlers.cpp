@@ -39,6 +39,8 @@ http::Response store_error(const http::Request& request, const store::StoreError
                                     "If-Match does not match the lead's current ETag", request);
     case StoreErrc::ImmutableField:
         return validation_error(request, {e.field, nullptr, e.field + " cannot be modified"});
+    case StoreErrc::Unavailable:
+        return writes_unavailable(request);
     case StoreErrc::MetadataTooLarge:
         return validation_error(
             request, {"metadata", nullptr, "Metadata must be at most 65536 bytes when serialized"});

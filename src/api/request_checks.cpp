@@ -78,6 +78,14 @@ std::variant<json::object, http::Response> parse_json_object(const http::Request
     return std::move(parsed.get_object());
 }
 
+http::Response writes_unavailable(const http::Request& request) {
+    auto r = http::error_response(503, "SERVICE_UNAVAILABLE",
+                                  "Writes are unavailable: the log cannot be written; reads still work",
+                                  request);
+    r.set_header("Retry-After", "1");
+    return r;
+}
+
 http::Response validation_error(const http::Request& request, const FieldError& error) {
     return http::error_response(
         400, "VALIDATION_ERROR", "Validation failed", request,

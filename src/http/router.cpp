@@ -74,6 +74,7 @@ Response Router::route(const Request& request) const {
             allow += r.method;
         }
     }
+    if (allow.empty() && fallback_) return fallback_(request, params);
     if (allow.empty())
         return error_response(404, "NOT_FOUND", "No such route", request);
     auto r = error_response(405, "METHOD_NOT_ALLOWED",

@@ -49,13 +49,32 @@ bool is_malformed_request(const beast::error_code& ec) {
            ec != bhttp::error::need_more && ec != bhttp::error::need_buffer;
 }
 
+bool is_write(std::string_view method) {
+    return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
+// Suspends the connection's coroutine until the gate's callback runs (on whatever thread), then
+// resumes it on its own executor.
+awaitable<bool> wait_until_durable(DurabilityGate& gate) {
+    auto executor = co_await asio::this_coro::executor;
+    co_return co_await asio::async_initiate<decltype(use_awaitable), void(bool)>(
+        [&gate, executor](auto handler) {
+            auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+            gate.when_durable([shared, executor](bool ok) {
+                asio::post(executor, [shared, ok]() mutable { std::move(*shared)(ok); });
+            });
+        },
+        use_awaitable);
+}
+
 }  // namespace
 
 struct Session;
 
 struct Server::Impl {
     ServerOptions options;
-    const Router& router;
+    std::atomic<const Router*> router;
+    std::atomic<DurabilityGate*> durability{nullptr};
     std::vector<std::unique_ptr<asio::io_context>> contexts;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::unique_ptr<tcp::acceptor> acceptor;
@@ -66,7 +85,7 @@ struct Server::Impl {
     std::unique_ptr<asio::steady_timer> drain_deadline;  // only touched on contexts[0]
 
     Impl(ServerOptions o, const Router& r)
-        : options(std::move(o)), router(r), contexts(make_contexts(options.threads)),
+        : options(std::move(o)), router(&r), contexts(make_contexts(options.threads)),
           signals(*contexts[0], SIGINT, SIGTERM) {
         for (auto& c : contexts) guards.push_back(asio::make_work_guard(*c));
     }
@@ -144,7 +163,7 @@ Response Server::Impl::handle(bhttp::request<bhttp::string_body>& req, std::stri
     r.request_id = std::move(request_id);
     r.body_too_large = body_too_large;
     try {
-        return router.route(r);
+        return router.load(std::memory_order_acquire)->route(r);
     } catch (const std::exception& e) {
         // A bug: say so in the log with the request id, and nothing of it to the client.
         ops::log(spdlog::level::err, "request " + r.request_id + " failed: " + e.what());
@@ -239,6 +258,16 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         const bool keep_alive = req.keep_alive() && !stopping && !too_large;
         if (too_large) req.body().clear();
         Response response = handle(req, request_id, too_large);
+        DurabilityGate* gate = durability.load(std::memory_order_acquire);
+        if (gate && response.status / 100 == 2 && is_write(req.method_string()) && gate->needs_wait() &&
+            !co_await wait_until_durable(*gate)) {
+            Request r;
+            r.request_id = request_id;
+            response = error_response(503, "SERVICE_UNAVAILABLE",
+                                      "The write could not be confirmed durable; it may or may not be applied",
+                                      r);
+            response.set_header("Retry-After", "1");
+        }
         const int status = response.status;
         const auto ec = co_await send(std::move(response), request_id, keep_alive, req.version());
         const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -284,6 +313,12 @@ Server::Server(ServerOptions options, const Router& router)
     : impl_(std::make_unique<Impl>(std::move(options), router)) {}
 
 Server::~Server() = default;
+
+void Server::set_durability_gate(DurabilityGate& gate) {
+    impl_->durability.store(&gate, std::memory_order_release);
+}
+
+void Server::set_router(const Router& router) { impl_->router.store(&router, std::memory_order_release); }
 
 void Server::listen() {
     auto& io = *impl_->contexts[0];

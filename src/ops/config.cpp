@@ -21,7 +21,9 @@ constexpr const char* usage_head =
     "--admin-token-file.\n";
 
 struct Raw {
-    std::string listen, data_dir, admin_token_file, log_level, log_format;
+    std::string listen, data_dir, admin_token_file, log_level, log_format, fsync, recover;
+    std::int64_t fsync_interval_ms = 0;
+    std::uint64_t snapshot_every_bytes = 0, segment_bytes = 0;
     unsigned threads = 0;
     std::size_t shards = 0, max_body_bytes = 0;
     std::int64_t header_timeout_ms = 0, read_timeout_ms = 0, idle_timeout_ms = 0;
@@ -47,7 +49,19 @@ po::options_description describe(Raw& raw, const Config& d) {
         ("data-dir", po::value(&raw.data_dir)->default_value(d.data_dir.string()),
          "data directory, created if missing [LEADD_DATA_DIR]")
         ("shards", po::value(&raw.shards)->default_value(d.shards),
-         "store shards, a power of two [LEADD_SHARDS]");
+         "store shards, a power of two [LEADD_SHARDS]")
+        ("fsync", po::value(&raw.fsync)->default_value(d.fsync),
+         "always: acknowledge a write once it is on disk; batch: acknowledge at once, fsync every "
+         "--fsync-interval-ms (a crash may lose the last interval); none: the OS decides [LEADD_FSYNC]")
+        ("fsync-interval-ms", po::value(&raw.fsync_interval_ms)->default_value(d.fsync_interval.count()),
+         "fsync period under --fsync batch [LEADD_FSYNC_INTERVAL_MS]")
+        ("snapshot-every-bytes", po::value(&raw.snapshot_every_bytes)->default_value(d.snapshot_every_bytes),
+         "write a snapshot after this much log [LEADD_SNAPSHOT_EVERY_BYTES]")
+        ("segment-bytes", po::value(&raw.segment_bytes)->default_value(d.segment_bytes),
+         "start a new log segment after this size [LEADD_SEGMENT_BYTES]")
+        ("recover", po::value(&raw.recover)->default_value("stop"),
+         "on a damaged record in the middle of the log: stop (refuse to start) or truncate (keep "
+         "what precedes it) [LEADD_RECOVER]");
     po::options_description security("Security");
     security.add_options()
         ("admin-token-file", po::value(&raw.admin_token_file),
@@ -149,6 +163,17 @@ CommandLine parse_command_line(int argc, const char* const* argv, const EnvLooku
         *out = std::chrono::milliseconds(value);
     }
     config.data_dir = raw.data_dir;
+    if (raw.fsync != "always" && raw.fsync != "batch" && raw.fsync != "none")
+        return fail("--fsync must be always, batch or none");
+    config.fsync = raw.fsync;
+    if (raw.fsync_interval_ms < 1) return fail("--fsync-interval-ms must be at least 1");
+    config.fsync_interval = std::chrono::milliseconds(raw.fsync_interval_ms);
+    if (raw.snapshot_every_bytes < 1) return fail("--snapshot-every-bytes must be at least 1");
+    config.snapshot_every_bytes = raw.snapshot_every_bytes;
+    if (raw.segment_bytes < 4096) return fail("--segment-bytes must be at least 4096");
+    config.segment_bytes = raw.segment_bytes;
+    if (raw.recover != "stop" && raw.recover != "truncate") return fail("--recover must be stop or truncate");
+    config.recover_truncate = raw.recover == "truncate";
     static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (std::find(std::begin(levels), std::end(levels), raw.log_level) == std::end(levels))
         return fail("--log-level must be one of trace, debug, info, warn, error, critical, off");

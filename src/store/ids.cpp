@@ -35,4 +35,15 @@ std::uint64_t IdGenerator::scramble(std::uint64_t x) {
     return x ^ (x >> 31);
 }
 
+std::uint64_t IdGenerator::unscramble(std::uint64_t x) {
+    // Each step of scramble undone in reverse order; the constants are the multiplicative
+    // inverses modulo 2^64 of scramble's.
+    x ^= x >> 31 ^ x >> 62;
+    x *= 0x319642b2d24d8ec3ULL;
+    x ^= x >> 27 ^ x >> 54;
+    x *= 0x96de1b173f119089ULL;
+    x ^= x >> 30 ^ x >> 60;
+    return x;
+}
+
 }  // namespace leadd::store

@@ -1,7 +1,9 @@
 #include "leadd/store/lead_store.hpp"
 
 #include "leadd/store/clock.hpp"
+#include "leadd/store/lead_codec.hpp"
 #include "leadd/store/merge_patch.hpp"
+#include "leadd/wal/codec.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -101,6 +103,7 @@ void LeadStore::unindex_from_listing(const Lead& lead) {
 }
 
 Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields) {
+    if (refuse_writes()) return StoreError{StoreErrc::Unavailable, 0, {}};
     const LeadId id = ids_.next();
     auto lead = std::make_shared<Lead>();
     lead->id = id;
@@ -125,6 +128,7 @@ Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields) {
     owners.emplace(key, id);
     LeadPtr stored = std::move(lead);
     shard.leads.emplace(id, stored);
+    if (log_) log_->append(wal::RecordType::LeadPut, encode_lead(*stored));
     index_for_listing(stored);
     return stored;
 }
@@ -138,6 +142,7 @@ LeadPtr LeadStore::get(WorkspaceId ws, LeadId id) const {
 }
 
 Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& patch) {
+    if (refuse_writes()) return StoreError{StoreErrc::Unavailable, 0, {}};
     Shard& shard = shard_of(id);
     std::unique_lock shard_lock(shard.mu);
     auto it = shard.leads.find(id);
@@ -185,11 +190,13 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
     next.version = current.version + 1;
     LeadPtr stored = std::make_shared<const Lead>(std::move(next));
     it->second = stored;
+    if (log_) log_->append(wal::RecordType::LeadPut, encode_lead(*stored));
     index_for_listing(stored);
     return stored;
 }
 
 Result<Millis> LeadStore::remove(WorkspaceId ws, LeadId id, std::optional<std::uint64_t> if_match) {
+    if (refuse_writes()) return StoreError{StoreErrc::Unavailable, 0, {}};
     Shard& shard = shard_of(id);
     std::unique_lock shard_lock(shard.mu);
     auto it = shard.leads.find(id);
@@ -205,8 +212,85 @@ Result<Millis> LeadStore::remove(WorkspaceId ws, LeadId id, std::optional<std::u
         email_stripes_[stripe].owners.erase(key);
     }
     shard.leads.erase(it);
+    if (log_) log_->append(wal::RecordType::LeadDelete, encode_lead_deletion({ws, id}));
     unindex_from_listing(*lead);
     return options_.clock();
+}
+
+void LeadStore::install(LeadPtr lead) {
+    Shard& shard = shard_of(lead->id);
+    std::unique_lock shard_lock(shard.mu);
+    auto& slot = shard.leads[lead->id];
+    if (slot) {
+        const std::string old_key = email_key(slot->workspace, slot->email);
+        const std::size_t stripe = stripe_index(old_key);
+        {
+            StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
+            email_stripes_[stripe].owners.erase(old_key);
+        }
+        unindex_from_listing(*slot);
+    }
+    const std::string key = email_key(lead->workspace, lead->email);
+    const std::size_t stripe = stripe_index(key);
+    {
+        StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
+        email_stripes_[stripe].owners[key] = lead->id;
+    }
+    ids_.observe(lead->id);
+    slot = std::move(lead);
+    index_for_listing(slot);
+}
+
+bool LeadStore::restore_lead(std::string_view payload) {
+    auto lead = decode_lead(payload);
+    if (!lead) return false;
+    install(std::make_shared<const Lead>(std::move(*lead)));
+    return true;
+}
+
+bool LeadStore::restore_deletion(std::string_view payload) {
+    const auto deletion = decode_lead_deletion(payload);
+    if (!deletion) return false;
+    ids_.observe(deletion->id);
+    Shard& shard = shard_of(deletion->id);
+    std::unique_lock shard_lock(shard.mu);
+    auto it = shard.leads.find(deletion->id);
+    if (it == shard.leads.end()) return true;  // already gone: replay is idempotent
+    const LeadPtr lead = it->second;
+    const std::string key = email_key(lead->workspace, lead->email);
+    const std::size_t stripe = stripe_index(key);
+    {
+        StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
+        email_stripes_[stripe].owners.erase(key);
+    }
+    shard.leads.erase(it);
+    unindex_from_listing(*lead);
+    return true;
+}
+
+bool LeadStore::restore_header(std::string_view payload) {
+    wal::PayloadReader r(payload);
+    const auto next_counter = r.u64();
+    if (!r.done()) return false;
+    ids_.restore_counter(next_counter);
+    return true;
+}
+
+LeadStore::Cut LeadStore::cut(const std::function<void()>& while_frozen) const {
+    std::vector<std::unique_lock<std::shared_mutex>> locks;
+    locks.reserve(shard_count_);
+    for (std::size_t i = 0; i < shard_count_; ++i) locks.emplace_back(shards_[i].mu);
+    while_frozen();
+    Cut cut;
+    wal::PayloadWriter header;
+    header.u64(ids_.next_counter());
+    cut.header = std::move(header.bytes());
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < shard_count_; ++i) total += shards_[i].leads.size();
+    cut.leads.reserve(total);
+    for (std::size_t i = 0; i < shard_count_; ++i)
+        for (const auto& [id, lead] : shards_[i].leads) cut.leads.push_back(lead);
+    return cut;
 }
 
 ListPage LeadStore::list(WorkspaceId ws, const ListQuery& query) const {

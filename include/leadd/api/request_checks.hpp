@@ -29,6 +29,9 @@ std::optional<http::Response> refuse_unread_body(const http::Request& request);
 // if it is empty, not JSON, nested deeper than the parser allows, or not an object.
 std::variant<boost::json::object, http::Response> parse_json_object(const http::Request& request);
 
+// 503 SERVICE_UNAVAILABLE with Retry-After: the log refuses writes (disk full, I/O error).
+http::Response writes_unavailable(const http::Request& request);
+
 http::Response validation_error(const http::Request& request, const FieldError& error);
 
 }  // namespace leadd::api

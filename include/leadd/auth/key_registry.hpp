@@ -4,12 +4,16 @@
 // A key is "sk-workspace_" + 51 characters of [A-Za-z0-9] from the CSPRNG. Only its SHA-256
 // digest is kept; the plaintext is returned once, when the key is issued. Lookup goes through
 // the digest's first 8 bytes, and the full digest is then compared in constant time.
-// mu_ guards every member.
+// mu_ guards every member. With a log attached, each change appends its record (workspace
+// created, key issued with its digest, key revoked) while mu_ is held, so log order is the order
+// of the changes; plaintext keys never reach the log.
 
 #include "leadd/auth/secrets.hpp"
 #include "leadd/store/lead.hpp"
+#include "leadd/wal/log.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -52,17 +56,31 @@ public:
     std::vector<Workspace> workspaces() const;  // in creation order
     bool empty() const;
 
+    void attach_log(wal::Log* log) { log_ = log; }
+    // False while the log cannot be written: admin changes are refused before they are made.
+    bool writable() const { return log_ == nullptr || log_->writable(); }
+
+    // Recovery: applies a WorkspaceCreate, KeyIssue or KeyRevoke payload; false if malformed.
+    bool restore(wal::RecordType type, std::string_view payload);
+
+    // For a snapshot: with mu_ held (no workspace or key can change), runs `while_frozen` and
+    // returns every live workspace and key as the records that recreate them.
+    std::vector<std::pair<wal::RecordType, std::string>> snapshot_records(
+        const std::function<void()>& while_frozen) const;
+
 private:
     struct KeyRecord {
         Digest digest;
         KeyId id;
         WorkspaceId workspace;
+        Millis created_at;
     };
     static std::uint64_t bucket_of(const Digest& d);
 
     mutable std::shared_mutex mu_;
     std::vector<Workspace> workspaces_;
     std::unordered_multimap<std::uint64_t, KeyRecord> keys_by_bucket_;
+    wal::Log* log_ = nullptr;
 };
 
 }  // namespace leadd::auth

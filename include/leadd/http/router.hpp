@@ -20,6 +20,8 @@ using Handler = std::function<Response(const Request&, const PathParams&)>;
 class Router {
 public:
     void add(std::string_view method, std::string_view pattern, Handler handler);
+    // Answers requests no pattern matches, instead of 404 NOT_FOUND (e.g. 503 while starting).
+    void set_fallback(Handler handler) { fallback_ = std::move(handler); }
     Response route(const Request& request) const;
 
     // Every (method, pattern) known, for documentation checks.
@@ -35,6 +37,7 @@ private:
     static bool match(const Route& route, std::string_view path, PathParams& params);
 
     std::vector<Route> routes_;
+    Handler fallback_;
 };
 
 }  // namespace leadd::http

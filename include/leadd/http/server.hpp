@@ -22,6 +22,16 @@
 
 namespace leadd::http {
 
+// Asked after every successful write (POST, PUT, PATCH, DELETE answered 2xx): the answer is sent
+// only once when_durable's callback says true; false turns it into 503 SERVICE_UNAVAILABLE. This
+// is how "acknowledged means durable" reaches the socket without the HTTP layer knowing the log.
+class DurabilityGate {
+public:
+    virtual ~DurabilityGate() = default;
+    virtual bool needs_wait() const = 0;  // false: durable enough already (e.g. --fsync none)
+    virtual void when_durable(std::function<void(bool)> done) = 0;
+};
+
 struct ServerOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;  // 0 picks a free port; see bound_port()
@@ -38,6 +48,10 @@ class Server {
 public:
     Server(ServerOptions options, const Router& router);
     ~Server();
+
+    // Routes every request from now on (e.g. the full API once start-up has finished).
+    void set_router(const Router& router);
+    void set_durability_gate(DurabilityGate& gate);
 
     // Binds and listens; throws std::system_error when the address cannot be bound.
     void listen();

@@ -24,6 +24,11 @@ struct Config {
     std::chrono::milliseconds read_timeout{30'000};
     std::chrono::milliseconds idle_timeout{60'000};
     std::optional<std::string> admin_token;
+    std::string fsync = "always";  // always | batch | none
+    std::chrono::milliseconds fsync_interval{10};
+    std::uint64_t snapshot_every_bytes = 256ull << 20;
+    std::uint64_t segment_bytes = 64ull << 20;
+    bool recover_truncate = false;  // --recover=truncate: keep what precedes damage in the log
     std::string log_level = "info";
     std::string log_format = "text";  // or "json"
 };

@@ -23,7 +23,19 @@ public:
     std::uint64_t next() { return scramble(next_.fetch_add(1, std::memory_order_relaxed)); }
     std::uint64_t next_counter() const { return next_.load(std::memory_order_relaxed); }
 
+    // Recovery: the counter moves past every id seen, so no id is ever handed out twice.
+    void observe(std::uint64_t id) {
+        const auto counter = unscramble(id) + 1;
+        auto current = next_.load(std::memory_order_relaxed);
+        while (current < counter && !next_.compare_exchange_weak(current, counter)) {}
+    }
+    void restore_counter(std::uint64_t next) {
+        auto current = next_.load(std::memory_order_relaxed);
+        while (current < next && !next_.compare_exchange_weak(current, next)) {}
+    }
+
     static std::uint64_t scramble(std::uint64_t counter);
+    static std::uint64_t unscramble(std::uint64_t id);
 
 private:
     std::atomic<std::uint64_t> next_;

@@ -16,9 +16,12 @@
 // serialized, and holds the email stripes while it checks and moves the email, so the
 // check-then-insert is atomic. Readers take one shared lock and copy a shared_ptr out.
 //
-// Durability: every successful mutation happens entirely inside the shard's critical section;
-// that is where the write-ahead log record will be appended, so log order is the order in which
-// changes took effect.
+// Durability: with a log attached, every successful mutation appends its record (the whole lead,
+// or the deletion) inside the shard's critical section, after all its checks passed and before
+// the lock is released, so log order is the order in which changes took effect and replaying
+// the log rebuilds exactly the states clients saw. A mutation first checks that the log is
+// writable and otherwise refuses (Unavailable) before changing anything. Waiting for the record
+// to be durable is the caller's business (the log's group commit), outside every lock.
 //
 // Time: createdAt = updatedAt = now on create; every change stamps
 // updatedAt = max(now, previous updatedAt + 1 ms), so it is strictly increasing per lead and
@@ -27,6 +30,7 @@
 #include "leadd/store/ids.hpp"
 #include "leadd/store/lead.hpp"
 #include "leadd/store/result.hpp"
+#include "leadd/wal/log.hpp"
 
 #include <cstddef>
 #include <functional>
@@ -88,6 +92,25 @@ public:
     std::size_t count(WorkspaceId ws) const;
     std::size_t size() const;
 
+    // Mutations append their records to `log` from now on. Set once, before serving.
+    void attach_log(wal::Log* log) { log_ = log; }
+
+    // Recovery: applies one record's payload (LeadPut, LeadDelete, or a snapshot's header).
+    // Returns false for a payload that does not decode. Not for use while serving.
+    bool restore_lead(std::string_view payload);
+    bool restore_deletion(std::string_view payload);
+    bool restore_header(std::string_view payload);
+
+    // A consistent cut for a snapshot: with every shard locked (no lead can change), runs
+    // `while_frozen` (which notes the log position and freezes the other state the snapshot
+    // needs), copies out every lead pointer, and unlocks. Leads are immutable, so the copy is
+    // the state at that instant however long writing it takes.
+    struct Cut {
+        std::string header;  // restore_header's payload: the id counter
+        std::vector<LeadPtr> leads;
+    };
+    Cut cut(const std::function<void()>& while_frozen) const;
+
 private:
     struct alignas(64) Shard {
         mutable std::shared_mutex mu;
@@ -111,6 +134,8 @@ private:
     std::size_t stripe_index(const std::string& key) const;
     WorkspaceLeads& workspace_leads(WorkspaceId ws);
     const WorkspaceLeads* find_workspace_leads(WorkspaceId ws) const;
+    void install(LeadPtr lead);  // recovery: insert or replace, with its email and ordering
+    bool refuse_writes() const { return log_ != nullptr && !log_->writable(); }
     void index_for_listing(const LeadPtr& lead);
     void unindex_from_listing(const Lead& lead);
     Millis stamp_after(Millis previous) const;
@@ -123,6 +148,7 @@ private:
     mutable std::shared_mutex directory_mu_;
     std::unordered_map<WorkspaceId, std::unique_ptr<WorkspaceLeads>> workspaces_;
     IdGenerator ids_;
+    wal::Log* log_ = nullptr;
 };
 
 // The email index key: the workspace id's bytes followed by the ASCII-lower-cased email.

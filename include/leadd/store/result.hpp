@@ -17,6 +17,7 @@ enum class StoreErrc {
     PreconditionFailed,  // If-Match did not match the lead's version
     ImmutableField,      // field names id/createdAt/workspaceId sent with another value
     MetadataTooLarge,    // the merged metadata would exceed the size limit
+    Unavailable,         // the log cannot be written: nothing was changed
 };
 
 struct StoreError {

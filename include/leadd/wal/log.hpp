@@ -1,0 +1,135 @@
+#pragma once
+// Log: the write-ahead log's writer, with group commit.
+//
+// Writers call append() while they hold the store's locks for the change, so the order of
+// records is the order changes took effect. append() only frames the record into a shared
+// in-memory batch (one short mutex hold) and returns its seq; it never touches the disk. One
+// flusher thread takes the whole batch, writes it with one write() and, under --fsync always,
+// one fdatasync(), then completes every waiter whose seq is now durable. Many writers, one
+// fdatasync: that is the group commit.
+//
+// Policies (--fsync):
+//   always  a waiter completes only after its record has been written and fdatasync'ed.
+//   batch   waiters complete at once; the flusher writes continuously and fdatasyncs at least
+//           every fsync_interval: a crash may lose the last interval of acknowledged writes.
+//   none    waiters complete at once; the flusher writes, the OS decides when it reaches disk.
+//
+// Failures: a write, fdatasync or open error puts the log in read-only mode (writable() is
+// false, so the store refuses new changes with 503) and keeps every unwritten record in memory.
+// The flusher retries every retry_interval, each time into a fresh segment named after the first
+// unwritten seq (after an fsync error the old file's pages cannot be trusted), and leaves
+// read-only mode by itself when a retry succeeds. Waiters still pending after give_up_after are
+// completed with false (their outcome is unknown to the client; the record stays queued and is
+// written when the disk comes back).
+//
+// Segments: wal-<first seq, 16 hex>.log; a new one when the current passes segment_bytes or
+// rotate() asks. A segment can be deleted once a snapshot covers every record in it, i.e. once
+// the next segment's first seq is <= snapshot seq + 1 (drop_segments_covered_by).
+//
+// mu_ guards every member below it that is not atomic; the flusher alone touches file_.
+
+#include "leadd/wal/file_system.hpp"
+#include "leadd/wal/format.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace leadd::wal {
+
+enum class FsyncPolicy { Always, Batch, None };
+std::optional<FsyncPolicy> parse_fsync_policy(std::string_view s);
+
+struct LogOptions {
+    std::filesystem::path dir;
+    FsyncPolicy fsync = FsyncPolicy::Always;
+    std::chrono::milliseconds fsync_interval{10};
+    std::uint64_t segment_bytes = 64ull << 20;
+    std::chrono::milliseconds retry_interval{200};
+    std::chrono::milliseconds give_up_after{5000};
+    std::shared_ptr<FileSystem> fs;
+};
+
+struct LogStats {
+    std::uint64_t records_appended = 0;
+    std::uint64_t bytes_written = 0;
+    std::uint64_t fsyncs = 0;
+    std::uint64_t fsync_micros_total = 0;
+    std::uint64_t write_errors = 0;
+    bool writable = true;
+};
+
+std::string segment_file_name(Seq first_seq);
+std::optional<Seq> parse_segment_file_name(std::string_view name);
+
+class Log {
+public:
+    // Starts a fresh segment whose first record will be `next_seq` (recovery says which).
+    // Throws std::system_error if the segment cannot be created.
+    Log(LogOptions options, Seq next_seq);
+    ~Log();
+    Log(const Log&) = delete;
+    Log& operator=(const Log&) = delete;
+
+    // Queues one record and returns its seq. Always succeeds: a caller that has changed memory
+    // must get its record logged. Check writable() before changing anything.
+    Seq append(RecordType type, std::string_view payload);
+    bool writable() const { return writable_.load(std::memory_order_acquire); }
+
+    // `done(true)` once `seq` is durable under the policy, or `done(false)` on giving up (see
+    // above). May run on the calling thread (at once) or on the flusher thread.
+    void when_durable(Seq seq, std::function<void(bool)> done);
+    bool wait_durable(Seq seq);  // blocking; for start-up and shutdown, never on a worker
+
+    // Asks for a new segment before the next write; returns the last seq appended so far.
+    Seq rotate();
+    // Deletes the segments whose every record has seq <= `covered` (never the current one).
+    void drop_segments_covered_by(Seq covered);
+
+    Seq last_seq() const;
+    std::uint64_t bytes_appended() const { return bytes_appended_.load(std::memory_order_relaxed); }
+    LogStats stats() const;
+
+    // Writes and syncs everything queued, stops the flusher. Idempotent.
+    void close();
+
+private:
+    void flusher_loop();
+    std::error_code write_batch(const std::string& batch, Seq first_seq, bool rotate, bool retrying);
+    std::error_code open_segment(Seq first_seq, bool abandon_current);
+    void complete_waiters(Seq durable, bool ok);
+
+    const LogOptions options_;
+
+    mutable std::mutex mu_;
+    std::condition_variable wake_;
+    std::string pending_;          // framed records not yet handed to the flusher
+    Seq pending_first_ = 0;        // seq of pending_'s first record (when non-empty)
+    Seq last_appended_ = 0;
+    Seq durable_ = 0;              // every record <= durable_ is durable under the policy
+    std::multimap<Seq, std::function<void(bool)>> waiters_;
+    bool rotate_requested_ = false;
+    bool stop_ = false;
+
+    // Flusher thread only.
+    std::unique_ptr<AppendFile> file_;
+    Seq file_first_seq_ = 0;
+
+    std::atomic<bool> writable_{true};
+    std::atomic<std::uint64_t> bytes_appended_{0};
+    std::atomic<std::uint64_t> records_appended_{0};
+    std::atomic<std::uint64_t> bytes_written_{0};
+    std::atomic<std::uint64_t> fsyncs_{0};
+    std::atomic<std::uint64_t> fsync_micros_{0};
+    std::atomic<std::uint64_t> write_errors_{0};
+    std::thread flusher_;
+};
+
+}  // namespace leadd::wal

@@ -1,0 +1,119 @@
+#include "leadd/ops/persistence.hpp"
+
+#include "leadd/ops/logging.hpp"
+#include "leadd/store/lead_codec.hpp"
+#include "leadd/wal/snapshot.hpp"
+
+#include <chrono>
+
+namespace leadd::ops {
+
+using Clock = std::chrono::steady_clock;
+
+Persistence::Persistence(PersistenceOptions options, store::LeadStore& store, auth::KeyRegistry& keys)
+    : options_(std::move(options)), store_(store), keys_(keys) {}
+
+std::variant<std::unique_ptr<Persistence>, std::string> Persistence::open(PersistenceOptions options,
+                                                                       store::LeadStore& store,
+                                                                       auth::KeyRegistry& keys) {
+    std::unique_ptr<Persistence> p(new Persistence(std::move(options), store, keys));
+    auto& fs = *p->options_.log.fs;
+    auto outcome = wal::recover(fs, p->options_.log.dir, p->options_.on_corruption,
+                                [&](const wal::RecordView& rec) {
+                                    switch (rec.type) {
+                                    case wal::RecordType::LeadPut: return store.restore_lead(rec.payload);
+                                    case wal::RecordType::LeadDelete: return store.restore_deletion(rec.payload);
+                                    case wal::RecordType::SnapshotHeader: return store.restore_header(rec.payload);
+                                    default: return keys.restore(rec.type, rec.payload);
+                                    }
+                                });
+    if (auto* failure = std::get_if<wal::RecoveryFailure>(&outcome)) return failure->message;
+    p->recovery_ = std::get<wal::RecoveryReport>(outcome);
+    p->last_snapshot_seq_ = p->recovery_.snapshot_seq;
+    try {
+        p->log_ = std::make_unique<wal::Log>(p->options_.log, p->recovery_.next_seq);
+    } catch (const std::system_error& e) {
+        return std::string(e.what());
+    }
+    store.attach_log(p->log_.get());
+    keys.attach_log(p->log_.get());
+    p->background_ = std::thread([raw = p.get()] { raw->background_loop(); });
+    return p;
+}
+
+Persistence::~Persistence() { close(); }
+
+std::error_code Persistence::snapshot() {
+    std::lock_guard one_at_a_time(snapshot_mu_);
+    const auto started = Clock::now();
+    wal::Seq covered = 0;
+    std::uint64_t bytes_mark = 0;
+    std::vector<std::pair<wal::RecordType, std::string>> key_records;
+    // Lock order: every shard, then the registry, then (inside rotate) the log.
+    auto cut = store_.cut([&] {
+        key_records = keys_.snapshot_records([&] {
+            covered = log_->rotate();
+            bytes_mark = log_->bytes_appended();
+        });
+    });
+    if (covered == last_snapshot_seq_) return {};
+
+    wal::SnapshotWriter writer(options_.log.fs, options_.log.dir, covered, cut.header);
+    for (const auto& [type, payload] : key_records) writer.add(type, payload);
+    for (const auto& lead : cut.leads) writer.add(wal::RecordType::LeadPut, store::encode_lead(*lead));
+    if (auto ec = writer.commit()) {
+        ++stats_.failures;
+        ops::log(spdlog::level::err, "snapshot at seq " + std::to_string(covered) + " failed: " + ec.message());
+        return ec;
+    }
+    last_snapshot_seq_ = covered;
+    bytes_at_last_snapshot_ = bytes_mark;
+    log_->drop_segments_covered_by(covered);
+    wal::drop_snapshots_before(*options_.log.fs, options_.log.dir, covered);
+    ++stats_.written;
+    stats_.last_bytes = writer.bytes();
+    stats_.last_micros = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+    ops::log(spdlog::level::info, "snapshot at seq " + std::to_string(covered) + ": " + std::to_string(cut.leads.size()) +
+                                 " leads, " + std::to_string(writer.bytes()) + " bytes in " +
+                                 std::to_string(stats_.last_micros / 1000) + " ms");
+    return {};
+}
+
+SnapshotStats Persistence::snapshot_stats() const {
+    std::lock_guard lock(snapshot_mu_);
+    return stats_;
+}
+
+void Persistence::background_loop() {
+    std::unique_lock lock(stop_mu_);
+    while (!stop_) {
+        stop_cv_.wait_for(lock, std::chrono::milliseconds(100));
+        if (stop_) break;
+        std::uint64_t since;
+        {
+            std::lock_guard snap(snapshot_mu_);
+            since = log_->bytes_appended() - bytes_at_last_snapshot_;
+        }
+        if (since < options_.snapshot_every_bytes) continue;
+        lock.unlock();
+        snapshot();
+        lock.lock();
+    }
+}
+
+void Persistence::close() {
+    {
+        std::lock_guard lock(stop_mu_);
+        if (stop_) return;
+        stop_ = true;
+    }
+    stop_cv_.notify_all();
+    if (background_.joinable()) background_.join();
+    if (log_) {
+        snapshot();
+        log_->close();
+    }
+}
+
+}  // namespace leadd::ops

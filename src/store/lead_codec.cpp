@@ -1,0 +1,69 @@
+#include "leadd/store/lead_codec.hpp"
+
+#include "leadd/wal/codec.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace leadd::store {
+
+namespace {
+constexpr std::uint8_t has_phone = 1, has_source = 2;
+}
+
+std::string encode_lead(const Lead& lead) {
+    wal::PayloadWriter w;
+    w.u64(lead.workspace);
+    w.u64(lead.id);
+    w.u64(lead.version);
+    w.i64(lead.created_at);
+    w.i64(lead.updated_at);
+    w.byte(static_cast<std::uint8_t>(lead.status));
+    w.byte((lead.phone ? has_phone : 0) | (lead.source ? has_source : 0));
+    w.str(lead.name);
+    w.str(lead.email);
+    if (lead.phone) w.str(*lead.phone);
+    if (lead.source) w.str(*lead.source);
+    w.str(boost::json::serialize(lead.metadata));
+    return std::move(w.bytes());
+}
+
+std::optional<Lead> decode_lead(std::string_view payload) {
+    wal::PayloadReader r(payload);
+    Lead lead;
+    lead.workspace = r.u64();
+    lead.id = r.u64();
+    lead.version = r.u64();
+    lead.created_at = r.i64();
+    lead.updated_at = r.i64();
+    const auto status = r.byte();
+    const auto flags = r.byte();
+    lead.name = r.str();
+    lead.email = r.str();
+    if (flags & has_phone) lead.phone = std::string(r.str());
+    if (flags & has_source) lead.source = std::string(r.str());
+    const auto metadata = r.str();
+    if (!r.done() || status > static_cast<std::uint8_t>(Status::FollowUp)) return std::nullopt;
+    lead.status = static_cast<Status>(status);
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(metadata, ec);
+    if (ec || !parsed.is_object()) return std::nullopt;
+    lead.metadata = std::move(parsed.get_object());
+    return lead;
+}
+
+std::string encode_lead_deletion(const LeadDeletion& d) {
+    wal::PayloadWriter w;
+    w.u64(d.workspace);
+    w.u64(d.id);
+    return std::move(w.bytes());
+}
+
+std::optional<LeadDeletion> decode_lead_deletion(std::string_view payload) {
+    wal::PayloadReader r(payload);
+    LeadDeletion d{r.u64(), r.u64()};
+    if (!r.done()) return std::nullopt;
+    return d;
+}
+
+}  // namespace leadd::store

@@ -1,0 +1,95 @@
+#include "leadd/wal/format.hpp"
+
+#include <boost/crc.hpp>
+
+#include <cstring>
+
+namespace leadd::wal {
+
+namespace {
+
+void put_u32(std::string& out, std::uint32_t v) {
+    char b[4];
+    for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
+    out.append(b, 4);
+}
+void put_u64(std::string& out, std::uint64_t v) {
+    char b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+    out.append(b, 8);
+}
+std::uint64_t get_le(const char* p, int n) {
+    std::uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(p[i]);
+    return v;
+}
+
+}  // namespace
+
+std::uint32_t crc32c(std::string_view data) {
+    boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> c;
+    c.process_bytes(data.data(), data.size());
+    return c.checksum();
+}
+
+void frame_record(std::string& out, RecordType type, Seq seq, std::string_view payload) {
+    const std::size_t start = out.size();
+    put_u32(out, 0);  // crc, filled below
+    put_u32(out, static_cast<std::uint32_t>(payload.size()));
+    out.push_back(static_cast<char>(type));
+    put_u64(out, seq);
+    out.append(payload);
+    const std::uint32_t crc = crc32c(std::string_view(out).substr(start + 4));
+    for (int i = 0; i < 4; ++i) out[start + i] = static_cast<char>(crc >> (8 * i));
+}
+
+std::optional<RecordView> RecordReader::next() {
+    if (stop_ != Stop::None) return std::nullopt;
+    const std::size_t left = data_.size() - offset_;
+    if (left == 0) {
+        stop_ = Stop::CleanEnd;
+        return std::nullopt;
+    }
+    if (left < record_header_bytes) {
+        stop_ = Stop::Truncated;
+        return std::nullopt;
+    }
+    const char* p = data_.data() + offset_;
+    const auto crc = static_cast<std::uint32_t>(get_le(p, 4));
+    const auto length = static_cast<std::uint32_t>(get_le(p + 4, 4));
+    if (length > max_record_payload) {
+        stop_ = Stop::BadLength;
+        return std::nullopt;
+    }
+    if (left < record_header_bytes + length) {
+        stop_ = Stop::Truncated;
+        return std::nullopt;
+    }
+    if (crc32c(std::string_view(p + 4, record_header_bytes - 4 + length)) != crc) {
+        stop_ = Stop::BadChecksum;
+        return std::nullopt;
+    }
+    const auto type = static_cast<std::uint8_t>(p[8]);
+    if (type < 1 || type > static_cast<std::uint8_t>(RecordType::SnapshotEnd)) {
+        stop_ = Stop::BadType;
+        return std::nullopt;
+    }
+    RecordView view{static_cast<RecordType>(type), get_le(p + 9, 8),
+                    std::string_view(p + record_header_bytes, length)};
+    offset_ += record_header_bytes + length;
+    return view;
+}
+
+std::string_view to_string(RecordReader::Stop stop) {
+    switch (stop) {
+    case RecordReader::Stop::None: return "not stopped";
+    case RecordReader::Stop::CleanEnd: return "clean end";
+    case RecordReader::Stop::Truncated: return "record cut short by the end of the file";
+    case RecordReader::Stop::BadChecksum: return "checksum mismatch";
+    case RecordReader::Stop::BadLength: return "impossible record length";
+    case RecordReader::Stop::BadType: return "unknown record type";
+    }
+    return "?";
+}
+
+}  // namespace leadd::wal

@@ -1,0 +1,245 @@
+#include "leadd/wal/log.hpp"
+
+#include "leadd/ops/logging.hpp"
+#include "leadd/store/ids.hpp"
+
+#include <algorithm>
+#include <system_error>
+#include <vector>
+
+namespace leadd::wal {
+
+using Clock = std::chrono::steady_clock;
+
+std::optional<FsyncPolicy> parse_fsync_policy(std::string_view s) {
+    if (s == "always") return FsyncPolicy::Always;
+    if (s == "batch") return FsyncPolicy::Batch;
+    if (s == "none") return FsyncPolicy::None;
+    return std::nullopt;
+}
+
+std::string segment_file_name(Seq first_seq) {
+    return store::format_hex_id("wal-", first_seq) + ".log";
+}
+
+std::optional<Seq> parse_segment_file_name(std::string_view name) {
+    if (!name.ends_with(".log")) return std::nullopt;
+    return store::parse_hex_id("wal-", name.substr(0, name.size() - 4));
+}
+
+Log::Log(LogOptions options, Seq next_seq) : options_(std::move(options)) {
+    last_appended_ = durable_ = next_seq - 1;
+    if (auto ec = open_segment(next_seq, false))
+        throw std::system_error(ec, "cannot create log segment in " + options_.dir.string());
+    flusher_ = std::thread([this] { flusher_loop(); });
+}
+
+Log::~Log() { close(); }
+
+Seq Log::append(RecordType type, std::string_view payload) {
+    std::lock_guard lock(mu_);
+    const Seq seq = ++last_appended_;
+    if (pending_.empty()) pending_first_ = seq;
+    const std::size_t before = pending_.size();
+    frame_record(pending_, type, seq, payload);
+    bytes_appended_.fetch_add(pending_.size() - before, std::memory_order_relaxed);
+    records_appended_.fetch_add(1, std::memory_order_relaxed);
+    wake_.notify_one();
+    return seq;
+}
+
+void Log::when_durable(Seq seq, std::function<void(bool)> done) {
+    if (options_.fsync != FsyncPolicy::Always) {
+        done(true);
+        return;
+    }
+    {
+        std::lock_guard lock(mu_);
+        if (seq > durable_) {
+            waiters_.emplace(seq, std::move(done));
+            return;
+        }
+    }
+    done(true);
+}
+
+bool Log::wait_durable(Seq seq) {
+    std::mutex m;
+    std::condition_variable cv;
+    std::optional<bool> result;
+    when_durable(seq, [&](bool ok) {
+        std::lock_guard lock(m);
+        result = ok;
+        cv.notify_one();
+    });
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return result.has_value(); });
+    return *result;
+}
+
+Seq Log::rotate() {
+    std::lock_guard lock(mu_);
+    rotate_requested_ = true;
+    wake_.notify_one();
+    return last_appended_;
+}
+
+Seq Log::last_seq() const {
+    std::lock_guard lock(mu_);
+    return last_appended_;
+}
+
+void Log::drop_segments_covered_by(Seq covered) {
+    std::error_code ec;
+    std::vector<Seq> firsts;
+    for (const auto& name : options_.fs->list(options_.dir, ec))
+        if (auto first = parse_segment_file_name(name)) firsts.push_back(*first);
+    std::sort(firsts.begin(), firsts.end());
+    // Segment i holds seqs [firsts[i], firsts[i+1]); the last one is (or precedes) the current.
+    for (std::size_t i = 0; i + 1 < firsts.size(); ++i)
+        if (firsts[i + 1] <= covered + 1) options_.fs->remove(options_.dir / segment_file_name(firsts[i]));
+}
+
+LogStats Log::stats() const {
+    LogStats s;
+    s.records_appended = records_appended_.load(std::memory_order_relaxed);
+    s.bytes_written = bytes_written_.load(std::memory_order_relaxed);
+    s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
+    s.fsync_micros_total = fsync_micros_.load(std::memory_order_relaxed);
+    s.write_errors = write_errors_.load(std::memory_order_relaxed);
+    s.writable = writable();
+    return s;
+}
+
+void Log::close() {
+    {
+        std::lock_guard lock(mu_);
+        stop_ = true;
+        wake_.notify_one();
+    }
+    if (flusher_.joinable()) flusher_.join();
+}
+
+std::error_code Log::open_segment(Seq first_seq, bool abandon_current) {
+    // The finished segment is synced before it is left, except after a failure: then its pages
+    // cannot be trusted and everything not known durable is rewritten into the new one.
+    if (file_ && !abandon_current && options_.fsync != FsyncPolicy::None) {
+        if (auto ec = file_->sync()) return ec;
+    }
+    std::error_code ec;
+    auto file = options_.fs->open_append(options_.dir / segment_file_name(first_seq), ec);
+    if (ec) return ec;
+    // A file with this name can only hold records >= first_seq, none of them durable (they are
+    // the ones about to be written), so it starts over.
+    if (file->size() != 0) {
+        if ((ec = file->truncate(0))) return ec;
+    }
+    if ((ec = options_.fs->sync_dir(options_.dir))) return ec;
+    file_ = std::move(file);
+    file_first_seq_ = first_seq;
+    return {};
+}
+
+std::error_code Log::write_batch(const std::string& batch, Seq first_seq, bool rotate, bool retrying) {
+    std::error_code ec;
+    if (rotate || retrying || !file_ || file_->size() >= options_.segment_bytes) {
+        if ((ec = open_segment(first_seq, retrying))) return ec;
+    }
+    if ((ec = file_->append(batch))) return ec;
+    bytes_written_.fetch_add(batch.size(), std::memory_order_relaxed);
+    if (options_.fsync == FsyncPolicy::Always) {
+        const auto started = Clock::now();
+        ec = file_->sync();
+        fsyncs_.fetch_add(1, std::memory_order_relaxed);
+        fsync_micros_.fetch_add(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count()),
+            std::memory_order_relaxed);
+    }
+    return ec;
+}
+
+void Log::complete_waiters(Seq durable, bool ok) {
+    // Called with mu_ held; the callbacks run after it is released (they may append).
+    std::vector<std::function<void(bool)>> ready;
+    const auto end = waiters_.upper_bound(durable);
+    for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+    waiters_.erase(waiters_.begin(), end);
+    if (ready.empty()) return;
+    mu_.unlock();
+    for (auto& done : ready) done(ok);
+    mu_.lock();
+}
+
+void Log::flusher_loop() {
+    std::unique_lock lock(mu_);
+    std::string retry;  // a batch that failed; rewritten, ahead of newer records, into a fresh segment
+    Seq retry_first = 0;
+    Clock::time_point failing_since{};
+    Clock::time_point last_sync = Clock::now();
+    bool unsynced = false;  // --fsync batch: written since the last fdatasync
+
+    for (;;) {
+        if (!retry.empty())
+            wake_.wait_for(lock, options_.retry_interval, [&] { return stop_; });
+        else if (options_.fsync == FsyncPolicy::Batch)
+            wake_.wait_for(lock, options_.fsync_interval, [&] { return stop_ || !pending_.empty(); });
+        else
+            wake_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+
+        const bool stopping = stop_;
+        const bool retrying = !retry.empty();
+        const Seq first = retry.empty() ? pending_first_ : retry_first;
+        std::string batch = std::move(retry);
+        retry.clear();
+        batch += pending_;
+        pending_.clear();
+        const Seq last = last_appended_;
+        const bool rotate = rotate_requested_ && !batch.empty();  // a rotation waits for a batch
+        if (rotate) rotate_requested_ = false;
+
+        if (batch.empty()) {
+            const bool sync_due = stopping || Clock::now() - last_sync >= options_.fsync_interval;
+            if (unsynced && sync_due && file_) {
+                lock.unlock();
+                const bool ok = !file_->sync();
+                fsyncs_.fetch_add(1, std::memory_order_relaxed);
+                lock.lock();
+                unsynced = !ok;
+                last_sync = Clock::now();
+            }
+            if (stopping) break;
+            continue;
+        }
+
+        lock.unlock();
+        auto ec = write_batch(batch, first, rotate, retrying);
+        if (!ec && stopping && options_.fsync != FsyncPolicy::Always) ec = file_->sync();
+        if (ec)
+            ops::log(spdlog::level::err, "log write failed (" + ec.message() + "): " +
+                                             std::to_string(batch.size()) + " bytes kept in memory, "
+                                             "writes refused until a retry succeeds");
+        else if (retrying)
+            ops::log(spdlog::level::warn, "log writable again; accepting writes");
+        lock.lock();
+
+        if (!ec) {
+            writable_.store(true, std::memory_order_release);
+            failing_since = {};
+            unsynced = options_.fsync == FsyncPolicy::Batch;
+            durable_ = last;
+            complete_waiters(last, true);
+        } else {
+            write_errors_.fetch_add(1, std::memory_order_relaxed);
+            writable_.store(false, std::memory_order_release);
+            retry = std::move(batch);
+            retry_first = first;
+            if (failing_since == Clock::time_point{}) failing_since = Clock::now();
+            if (Clock::now() - failing_since >= options_.give_up_after || stopping)
+                complete_waiters(last, false);
+            if (stopping) break;
+        }
+    }
+    complete_waiters(last_appended_, false);  // anything left could not be written
+}
+
+}  // namespace leadd::wal

@@ -1,0 +1,108 @@
+#include "leadd/wal/file_system.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace leadd::wal {
+
+namespace {
+
+std::error_code last_error() { return {errno, std::generic_category()}; }
+
+class PosixAppendFile final : public AppendFile {
+public:
+    PosixAppendFile(int fd, std::uint64_t size) : fd_(fd), size_(size) {}
+    ~PosixAppendFile() override { ::close(fd_); }
+
+    std::error_code append(std::string_view data) override {
+        while (!data.empty()) {
+            const ssize_t n = ::write(fd_, data.data(), data.size());
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return last_error();
+            }
+            size_ += static_cast<std::uint64_t>(n);
+            data.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return {};
+    }
+    std::error_code sync() override { return ::fdatasync(fd_) == 0 ? std::error_code{} : last_error(); }
+    std::error_code truncate(std::uint64_t size) override {
+        if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return last_error();
+        size_ = size;
+        return {};
+    }
+    std::uint64_t size() const override { return size_; }
+
+private:
+    int fd_;
+    std::uint64_t size_;
+};
+
+class PosixFileSystem final : public FileSystem {
+public:
+    std::unique_ptr<AppendFile> open_append(const std::filesystem::path& path,
+                                            std::error_code& ec) override {
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            ec = last_error();
+            return nullptr;
+        }
+        struct stat st {};
+        ::fstat(fd, &st);
+        ec.clear();
+        return std::make_unique<PosixAppendFile>(fd, static_cast<std::uint64_t>(st.st_size));
+    }
+
+    std::error_code read_all(const std::filesystem::path& path, std::string& out) override {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return last_error();
+        struct stat st {};
+        ::fstat(fd, &st);
+        out.resize(static_cast<std::size_t>(st.st_size));
+        std::size_t done = 0;
+        while (done < out.size()) {
+            const ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            done += static_cast<std::size_t>(n);
+        }
+        out.resize(done);
+        ::close(fd);
+        return {};
+    }
+
+    std::vector<std::string> list(const std::filesystem::path& dir, std::error_code& ec) override {
+        std::vector<std::string> names;
+        for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+            names.push_back(entry.path().filename().string());
+        return names;
+    }
+
+    std::error_code rename(const std::filesystem::path& from, const std::filesystem::path& to) override {
+        return ::rename(from.c_str(), to.c_str()) == 0 ? std::error_code{} : last_error();
+    }
+    std::error_code remove(const std::filesystem::path& path) override {
+        return ::unlink(path.c_str()) == 0 ? std::error_code{} : last_error();
+    }
+    std::error_code truncate(const std::filesystem::path& path, std::uint64_t size) override {
+        return ::truncate(path.c_str(), static_cast<off_t>(size)) == 0 ? std::error_code{} : last_error();
+    }
+    std::error_code sync_dir(const std::filesystem::path& dir) override {
+        const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) return last_error();
+        const int rc = ::fsync(fd);
+        std::error_code ec = rc == 0 ? std::error_code{} : last_error();
+        ::close(fd);
+        return ec;
+    }
+};
+
+}  // namespace
+
+std::shared_ptr<FileSystem> posix_file_system() { return std::make_shared<PosixFileSystem>(); }
+
+}  // namespace leadd::wal
