@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
     LogDurabilityGate gate(persistence.log(), config.fsync == "always");
     server.set_durability_gate(gate);
     server.set_router(router);
-    health.set_ready(true);
+    health.set_ready([&log = persistence.log()] { return log.writable(); });
     ops::log(spdlog::level::info, std::string("ready; admin API ") + (config.admin_token ? "on" : "off"));
 
     serving.join();

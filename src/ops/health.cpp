@@ -10,8 +10,15 @@ void Health::register_routes(http::Router& router) {
     });
     router.add("GET", "/readyz", [this](auto&, auto&) {
         http::Response r;
-        r.status = ready() ? 200 : 503;
-        r.body = ready() ? R"({"status":"ready"})" : R"({"status":"starting"})";
+        if (!ready_.load(std::memory_order_acquire)) {
+            r.status = 503;
+            r.body = R"({"status":"starting"})";
+        } else if (!writes_accepted_()) {
+            r.status = 503;
+            r.body = R"({"status":"read-only"})";
+        } else {
+            r.body = R"({"status":"ready"})";
+        }
         return r;
     });
 }

@@ -90,6 +90,13 @@ const LeadStore::WorkspaceLeads* LeadStore::find_workspace_leads(WorkspaceId ws)
     return it == workspaces_.end() ? nullptr : it->second.get();
 }
 
+void LeadStore::forget_email(const Lead& lead) {
+    const std::string key = email_key(lead.workspace, lead.email);
+    const std::size_t stripe = stripe_index(key);
+    StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
+    email_stripes_[stripe].owners.erase(key);
+}
+
 void LeadStore::index_for_listing(const LeadPtr& lead) {
     auto& wl = workspace_leads(lead->workspace);
     std::unique_lock lock(wl.mu);
@@ -205,12 +212,7 @@ Result<Millis> LeadStore::remove(WorkspaceId ws, LeadId id, std::optional<std::u
     const LeadPtr lead = it->second;
     if (if_match && *if_match != lead->version) return StoreError{StoreErrc::PreconditionFailed, 0, {}};
 
-    const std::string key = email_key(ws, lead->email);
-    const std::size_t stripe = stripe_index(key);
-    {
-        StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
-        email_stripes_[stripe].owners.erase(key);
-    }
+    forget_email(*lead);
     shard.leads.erase(it);
     if (log_) log_->append(wal::RecordType::LeadDelete, encode_lead_deletion({ws, id}));
     unindex_from_listing(*lead);
@@ -222,12 +224,7 @@ void LeadStore::install(LeadPtr lead) {
     std::unique_lock shard_lock(shard.mu);
     auto& slot = shard.leads[lead->id];
     if (slot) {
-        const std::string old_key = email_key(slot->workspace, slot->email);
-        const std::size_t stripe = stripe_index(old_key);
-        {
-            StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
-            email_stripes_[stripe].owners.erase(old_key);
-        }
+        forget_email(*slot);
         unindex_from_listing(*slot);
     }
     const std::string key = email_key(lead->workspace, lead->email);
@@ -257,12 +254,7 @@ bool LeadStore::restore_deletion(std::string_view payload) {
     auto it = shard.leads.find(deletion->id);
     if (it == shard.leads.end()) return true;  // already gone: replay is idempotent
     const LeadPtr lead = it->second;
-    const std::string key = email_key(lead->workspace, lead->email);
-    const std::size_t stripe = stripe_index(key);
-    {
-        StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
-        email_stripes_[stripe].owners.erase(key);
-    }
+    forget_email(*lead);
     shard.leads.erase(it);
     unindex_from_listing(*lead);
     return true;

@@ -12,6 +12,9 @@
 //
 // Lock order (always acquired in this order, never the reverse):
 //   shard  ->  email stripes (ascending stripe index)  ->  directory_mu_  ->  WorkspaceLeads::mu
+// and the log's own mutex innermost (append() holds it only to frame a record). cut() takes
+// every shard in ascending index order, then whatever its callback takes (the key registry's
+// mutex, then the log's).
 // A writer holds the lead's shard for the whole change, so two changes of one lead are
 // serialized, and holds the email stripes while it checks and moves the email, so the
 // check-then-insert is atomic. Readers take one shared lock and copy a shared_ptr out.
@@ -136,6 +139,7 @@ private:
     const WorkspaceLeads* find_workspace_leads(WorkspaceId ws) const;
     void install(LeadPtr lead);  // recovery: insert or replace, with its email and ordering
     bool refuse_writes() const { return log_ != nullptr && !log_->writable(); }
+    void forget_email(const Lead& lead);  // caller holds the lead's shard
     void index_for_listing(const LeadPtr& lead);
     void unindex_from_listing(const Lead& lead);
     Millis stamp_after(Millis previous) const;
