@@ -1,7 +1,6 @@
 """Integration tests of the admin API (workspaces and keys), of how the admin token is configured,
 and of the initial API key written on first start (API.md "Admin API" and "Command line")."""
 
-import json
 import os
 import re
 import signal
@@ -350,7 +349,8 @@ class FirstStartTest(AdminAssertions, unittest.TestCase):
             cls.exit_code = server.proc.returncode
             cls.stdout = server.proc.stdout.read().decode(errors="replace")
             server.log.flush()
-            cls.log = open(server.log_path, errors="replace").read()
+            with open(server.log_path, errors="replace") as f:
+                cls.log = f.read()
             cls.data_files = {}
             for root, _, files in os.walk(server.data_dir):
                 for name in files:
