@@ -18,15 +18,33 @@ std::variant<std::unique_ptr<Persistence>, std::string> Persistence::open(Persis
                                                                        auth::KeyRegistry& keys) {
     std::unique_ptr<Persistence> p(new Persistence(std::move(options), store, keys));
     auto& fs = *p->options_.log.fs;
-    auto outcome = wal::recover(fs, p->options_.log.dir, p->options_.on_corruption,
-                                [&](const wal::RecordView& rec) {
-                                    switch (rec.type) {
-                                    case wal::RecordType::LeadPut: return store.restore_lead(rec.payload);
-                                    case wal::RecordType::LeadDelete: return store.restore_deletion(rec.payload);
-                                    case wal::RecordType::SnapshotHeader: return store.restore_header(rec.payload);
-                                    default: return keys.restore(rec.type, rec.payload);
-                                    }
-                                });
+    // A snapshot's leads are gathered and restored in bulk (see restore_snapshot_leads); the
+    // log records after it are applied one by one, in order.
+    std::vector<store::LeadPtr> snapshot_leads;
+    std::optional<wal::Seq> snapshot_seq;
+    auto restore_gathered = [&] {
+        if (!snapshot_leads.empty()) store.restore_snapshot_leads(std::move(snapshot_leads));
+        snapshot_leads.clear();
+    };
+    auto outcome = wal::recover(fs, p->options_.log.dir, p->options_.on_corruption, [&](const wal::RecordView& rec) {
+        if (rec.type == wal::RecordType::SnapshotHeader) snapshot_seq = rec.seq;
+        const bool from_snapshot = snapshot_seq && rec.seq == *snapshot_seq;
+        if (!from_snapshot) restore_gathered();
+        switch (rec.type) {
+        case wal::RecordType::LeadPut:
+            if (from_snapshot) {
+                auto lead = store::decode_lead(rec.payload);
+                if (!lead) return false;
+                snapshot_leads.push_back(std::make_shared<const store::Lead>(std::move(*lead)));
+                return true;
+            }
+            return store.restore_lead(rec.payload);
+        case wal::RecordType::LeadDelete: return store.restore_deletion(rec.payload);
+        case wal::RecordType::SnapshotHeader: return store.restore_header(rec.payload);
+        default: return keys.restore(rec.type, rec.payload);
+        }
+    });
+    restore_gathered();
     if (auto* failure = std::get_if<wal::RecoveryFailure>(&outcome)) return failure->message;
     p->recovery_ = std::get<wal::RecoveryReport>(outcome);
     p->last_snapshot_seq_ = p->recovery_.snapshot_seq;

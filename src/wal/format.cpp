@@ -26,10 +26,40 @@ std::uint64_t get_le(const char* p, int n) {
 
 }  // namespace
 
-std::uint32_t crc32c(std::string_view data) {
+namespace {
+
+std::uint32_t crc32c_portable(std::string_view data) {
     boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> c;
     c.process_bytes(data.data(), data.size());
     return c.checksum();
+}
+
+#if defined(__x86_64__)
+// SSE4.2's crc32 instruction computes exactly CRC-32C, 8 bytes per instruction: recovery reads
+// every byte of the snapshot and the log through here.
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::string_view data) {
+    std::uint64_t crc = 0xFFFFFFFF;
+    const char* p = data.data();
+    std::size_t n = data.size();
+    for (; n >= 8; p += 8, n -= 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p, 8);
+        crc = __builtin_ia32_crc32di(crc, word);
+    }
+    auto crc32 = static_cast<std::uint32_t>(crc);
+    for (; n > 0; ++p, --n) crc32 = __builtin_ia32_crc32qi(crc32, static_cast<unsigned char>(*p));
+    return crc32 ^ 0xFFFFFFFF;
+}
+#endif
+
+}  // namespace
+
+std::uint32_t crc32c(std::string_view data) {
+#if defined(__x86_64__)
+    static const bool hardware = __builtin_cpu_supports("sse4.2");
+    if (hardware) return crc32c_sse42(data);
+#endif
+    return crc32c_portable(data);
 }
 
 void frame_record(std::string& out, RecordType type, Seq seq, std::string_view payload) {
