@@ -25,16 +25,28 @@ boost::json::object lead_to_json(const store::Lead& lead) {
 
 std::string etag_of(const store::Lead& lead) { return '"' + std::to_string(lead.version) + '"'; }
 
-std::optional<std::uint64_t> parse_etag_condition(std::string_view header) {
-    while (!header.empty() && (header.front() == ' ' || header.front() == '\t')) header.remove_prefix(1);
-    while (!header.empty() && (header.back() == ' ' || header.back() == '\t')) header.remove_suffix(1);
-    if (header == "*") return std::nullopt;
-    if (header.size() < 3 || header.front() != '"' || header.back() != '"') return 0;
-    const auto digits = header.substr(1, header.size() - 2);
-    std::uint64_t v = 0;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-    if (ec != std::errc() || end != digits.data() + digits.size()) return 0;
-    return v;
+bool etag_condition_matches(std::string_view header, std::uint64_t version, EtagComparison how) {
+    const auto trim = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+        return v;
+    };
+    while (!header.empty()) {
+        const auto comma = header.find(',');
+        std::string_view tag = trim(header.substr(0, comma));
+        header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+        if (tag == "*") return true;
+        if (tag.starts_with("W/")) {
+            if (how == EtagComparison::Strong) continue;
+            tag.remove_prefix(2);
+        }
+        if (tag.size() < 3 || tag.front() != '"' || tag.back() != '"') continue;
+        const auto digits = tag.substr(1, tag.size() - 2);
+        std::uint64_t v = 0;
+        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+        if (ec == std::errc() && end == digits.data() + digits.size() && v == version) return true;
+    }
+    return false;
 }
 
 }  // namespace leadd::api

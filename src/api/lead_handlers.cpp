@@ -24,7 +24,7 @@ http::Response lead_not_found(const http::Request& request) {
 // The one place a store refusal becomes an HTTP answer. `sent_email` is the address as the
 // request spelled it, which is what a 409 reports.
 http::Response store_error(const http::Request& request, const store::StoreError& e,
-                           std::string_view sent_email = {}) {
+                           std::string_view sent_email = {}, const json::object* body = nullptr) {
     switch (e.code) {
     case StoreErrc::LeadNotFound:
         return lead_not_found(request);
@@ -37,8 +37,11 @@ http::Response store_error(const http::Request& request, const store::StoreError
     case StoreErrc::PreconditionFailed:
         return http::error_response(412, "PRECONDITION_FAILED",
                                     "If-Match does not match the lead's current ETag", request);
-    case StoreErrc::ImmutableField:
-        return validation_error(request, {e.field, nullptr, e.field + " cannot be modified"});
+    case StoreErrc::ImmutableField: {
+        const json::value* sent = body ? body->if_contains(e.field) : nullptr;
+        return validation_error(request, {e.field, sent ? *sent : json::value(nullptr),
+                                          e.field + " cannot be modified"});
+    }
     case StoreErrc::Unavailable:
         return writes_unavailable(request);
     case StoreErrc::MetadataTooLarge:
@@ -54,9 +57,18 @@ http::Response lead_response(int status, const store::Lead& lead) {
     return r;
 }
 
-std::optional<std::uint64_t> if_match(const http::Request& request) {
-    if (!request.has_header("If-Match")) return std::nullopt;
-    return parse_etag_condition(request.header("If-Match"));
+// The version the store must still find for If-Match to hold, judged against the lead as it is
+// now; the store re-checks it under the lead's lock, so a change in between gives 412. 0 (no
+// version) when the header matches nothing; nullopt when there is no condition to keep.
+std::optional<std::uint64_t> expected_version(const http::Request& request, const store::LeadPtr& current) {
+    if (!request.has_header("If-Match") || !current) return std::nullopt;
+    const std::string_view header = request.header("If-Match");
+    if (header.find_first_not_of(" \t") != std::string_view::npos &&
+        header.substr(header.find_first_not_of(" \t")).starts_with('*'))
+        return std::nullopt;  // "*": any current version
+    return etag_condition_matches(header, current->version, EtagComparison::Strong)
+               ? std::optional<std::uint64_t>(current->version)
+               : std::optional<std::uint64_t>(0);
 }
 
 }  // namespace
@@ -116,8 +128,7 @@ http::Response LeadHandlers::get(const http::Request& request, std::string_view 
     const auto lead = id ? store_.get(std::get<store::WorkspaceId>(ws), *id) : nullptr;
     if (!lead) return lead_not_found(request);
     if (request.has_header("If-None-Match")) {
-        const auto condition = parse_etag_condition(request.header("If-None-Match"));
-        if (!condition || *condition == lead->version) {
+        if (etag_condition_matches(request.header("If-None-Match"), lead->version, EtagComparison::Weak)) {
             http::Response r;
             r.status = 304;
             r.content_type.clear();
@@ -140,10 +151,10 @@ http::Response LeadHandlers::update(const http::Request& request, std::string_vi
     const auto id = store::parse_hex_id("lead_", lead_id);
     if (!id) return lead_not_found(request);
     auto& p = std::get<store::LeadPatch>(patch);
-    p.if_match = if_match(request);
+    if (request.has_header("If-Match")) p.if_match = expected_version(request, store_.get(workspace, *id));
     const std::string sent_email = p.email.value_or("");
     auto updated = store_.update(workspace, *id, p);
-    if (!updated) return store_error(request, updated.error(), sent_email);
+    if (!updated) return store_error(request, updated.error(), sent_email, &std::get<json::object>(body));
     return lead_response(200, *updated.value());
 }
 
@@ -152,7 +163,10 @@ http::Response LeadHandlers::remove(const http::Request& request, std::string_vi
     if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
     const auto id = store::parse_hex_id("lead_", lead_id);
     if (!id) return lead_not_found(request);
-    auto deleted = store_.remove(std::get<store::WorkspaceId>(ws), *id, if_match(request));
+    const auto workspace = std::get<store::WorkspaceId>(ws);
+    const auto expected =
+        request.has_header("If-Match") ? expected_version(request, store_.get(workspace, *id)) : std::nullopt;
+    auto deleted = store_.remove(workspace, *id, expected);
     if (!deleted) return store_error(request, deleted.error());
     json::object body{{"success", true},
                       {"message", "Lead deleted successfully"},

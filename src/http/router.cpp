@@ -64,19 +64,24 @@ bool Router::match(const Route& route, std::string_view path, PathParams& params
 }
 
 Response Router::route(const Request& request) const {
+    // Only the most specific patterns that match the path count (fewest parameters), so a
+    // literal route such as /api/v1/leads/export is never taken for /api/v1/leads/{leadId}, and
+    // its Allow header lists its own methods.
     PathParams params;
+    std::size_t fewest = SIZE_MAX;
+    for (const auto& r : routes_)
+        if (match(r, request.path, params)) fewest = std::min(fewest, params.size());
+    if (fewest == SIZE_MAX) {
+        if (fallback_) return fallback_(request, params);
+        return error_response(404, "NOT_FOUND", "No such route", request);
+    }
     std::string allow;
     for (const auto& r : routes_) {
-        if (!match(r, request.path, params)) continue;
+        if (!match(r, request.path, params) || params.size() != fewest) continue;
         if (r.method == request.method) return r.handler(request, params);
-        if (allow.find(r.method) == std::string::npos) {
-            if (!allow.empty()) allow += ", ";
-            allow += r.method;
-        }
+        if (!allow.empty()) allow += ", ";
+        allow += r.method;
     }
-    if (allow.empty() && fallback_) return fallback_(request, params);
-    if (allow.empty())
-        return error_response(404, "NOT_FOUND", "No such route", request);
     auto r = error_response(405, "METHOD_NOT_ALLOWED",
                             "Method " + std::string(request.method) + " is not allowed here",
                             request, {{"allowed", allow}});

@@ -22,10 +22,10 @@ constexpr const char* usage_head =
 
 struct Raw {
     std::string listen, data_dir, admin_token_file, log_level, log_format, fsync, recover;
-    std::int64_t fsync_interval_ms = 0;
-    std::uint64_t snapshot_every_bytes = 0, segment_bytes = 0;
-    unsigned threads = 0;
-    std::size_t shards = 0, max_body_bytes = 0;
+    // Signed on purpose: program_options reads "-1" into an unsigned as 2^64-1, which would pass
+    // every range check; as a signed value it is refused.
+    std::int64_t fsync_interval_ms = 0, snapshot_every_bytes = 0, segment_bytes = 0;
+    std::int64_t threads = 0, shards = 0, max_body_bytes = 0;
     std::int64_t header_timeout_ms = 0, read_timeout_ms = 0, idle_timeout_ms = 0;
 };
 
@@ -34,9 +34,9 @@ po::options_description describe(Raw& raw, const Config& d) {
     network.add_options()
         ("listen", po::value(&raw.listen)->default_value(d.listen_host + ":" + std::to_string(d.listen_port)),
          "address:port to listen on ([::1]:8080 for IPv6) [LEADD_LISTEN]")
-        ("threads", po::value(&raw.threads)->default_value(std::max(1u, std::thread::hardware_concurrency())),
+        ("threads", po::value(&raw.threads)->default_value(std::max<std::int64_t>(1, std::thread::hardware_concurrency())),
          "worker threads, each with its own event loop [LEADD_THREADS]")
-        ("max-body-bytes", po::value(&raw.max_body_bytes)->default_value(d.max_body_bytes),
+        ("max-body-bytes", po::value(&raw.max_body_bytes)->default_value(static_cast<std::int64_t>(d.max_body_bytes)),
          "largest request body; larger gets 413 [LEADD_MAX_BODY_BYTES]")
         ("header-timeout-ms", po::value(&raw.header_timeout_ms)->default_value(d.header_timeout.count()),
          "time to receive a request's headers once it has started [LEADD_HEADER_TIMEOUT_MS]")
@@ -48,16 +48,16 @@ po::options_description describe(Raw& raw, const Config& d) {
     storage.add_options()
         ("data-dir", po::value(&raw.data_dir)->default_value(d.data_dir.string()),
          "data directory, created if missing [LEADD_DATA_DIR]")
-        ("shards", po::value(&raw.shards)->default_value(d.shards),
+        ("shards", po::value(&raw.shards)->default_value(static_cast<std::int64_t>(d.shards)),
          "store shards, a power of two [LEADD_SHARDS]")
         ("fsync", po::value(&raw.fsync)->default_value(d.fsync),
          "always: acknowledge a write once it is on disk; batch: acknowledge at once, fsync every "
          "--fsync-interval-ms (a crash may lose the last interval); none: the OS decides [LEADD_FSYNC]")
         ("fsync-interval-ms", po::value(&raw.fsync_interval_ms)->default_value(d.fsync_interval.count()),
          "fsync period under --fsync batch [LEADD_FSYNC_INTERVAL_MS]")
-        ("snapshot-every-bytes", po::value(&raw.snapshot_every_bytes)->default_value(d.snapshot_every_bytes),
+        ("snapshot-every-bytes", po::value(&raw.snapshot_every_bytes)->default_value(static_cast<std::int64_t>(d.snapshot_every_bytes)),
          "write a snapshot after this much log [LEADD_SNAPSHOT_EVERY_BYTES]")
-        ("segment-bytes", po::value(&raw.segment_bytes)->default_value(d.segment_bytes),
+        ("segment-bytes", po::value(&raw.segment_bytes)->default_value(static_cast<std::int64_t>(d.segment_bytes)),
          "start a new log segment after this size [LEADD_SEGMENT_BYTES]")
         ("recover", po::value(&raw.recover)->default_value("stop"),
          "on a damaged record in the middle of the log: stop (refuse to start) or truncate (keep "
@@ -150,12 +150,12 @@ CommandLine parse_command_line(int argc, const char* const* argv, const EnvLooku
     config.listen_port = static_cast<std::uint16_t>(std::stoul(port_text));
 
     if (raw.threads < 1 || raw.threads > 1024) return fail("--threads must be from 1 to 1024");
-    config.threads = raw.threads;
+    config.threads = static_cast<unsigned>(raw.threads);
     if (raw.shards < 1 || raw.shards > 65536 || (raw.shards & (raw.shards - 1)) != 0)
         return fail("--shards must be a power of two from 1 to 65536");
-    config.shards = raw.shards;
+    config.shards = static_cast<std::size_t>(raw.shards);
     if (raw.max_body_bytes < 1) return fail("--max-body-bytes must be at least 1");
-    config.max_body_bytes = raw.max_body_bytes;
+    config.max_body_bytes = static_cast<std::size_t>(raw.max_body_bytes);
     for (auto [value, name, out] : {std::tuple{raw.header_timeout_ms, "--header-timeout-ms", &config.header_timeout},
                                     std::tuple{raw.read_timeout_ms, "--read-timeout-ms", &config.read_timeout},
                                     std::tuple{raw.idle_timeout_ms, "--idle-timeout-ms", &config.idle_timeout}}) {
@@ -169,9 +169,9 @@ CommandLine parse_command_line(int argc, const char* const* argv, const EnvLooku
     if (raw.fsync_interval_ms < 1) return fail("--fsync-interval-ms must be at least 1");
     config.fsync_interval = std::chrono::milliseconds(raw.fsync_interval_ms);
     if (raw.snapshot_every_bytes < 1) return fail("--snapshot-every-bytes must be at least 1");
-    config.snapshot_every_bytes = raw.snapshot_every_bytes;
+    config.snapshot_every_bytes = static_cast<std::uint64_t>(raw.snapshot_every_bytes);
     if (raw.segment_bytes < 4096) return fail("--segment-bytes must be at least 4096");
-    config.segment_bytes = raw.segment_bytes;
+    config.segment_bytes = static_cast<std::uint64_t>(raw.segment_bytes);
     if (raw.recover != "stop" && raw.recover != "truncate") return fail("--recover must be stop or truncate");
     config.recover_truncate = raw.recover == "truncate";
     static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};

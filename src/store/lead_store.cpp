@@ -191,13 +191,17 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
         next.metadata == current.metadata)
         return it->second;  // nothing changes: no new version, no new updatedAt
 
+    // An email change holds both stripes until the change is logged and listed: released any
+    // earlier, another lead could take the old address and be logged (and listed) before this
+    // lead is seen without it.
+    std::optional<StripeLocks> stripe_locks;
     const std::string old_key = email_key(ws, current.email);
     const std::string new_key = email_key(ws, next.email);
     if (old_key != new_key) {
         const std::size_t old_stripe = stripe_index(old_key);
         const std::size_t new_stripe = stripe_index(new_key);
-        StripeLocks locks(email_stripes_[new_stripe].mu, new_stripe,
-                          &email_stripes_[old_stripe].mu, old_stripe);
+        stripe_locks.emplace(email_stripes_[new_stripe].mu, new_stripe,
+                             &email_stripes_[old_stripe].mu, old_stripe);
         auto& new_owners = email_stripes_[new_stripe].owners;
         if (auto owner = new_owners.find(new_key); owner != new_owners.end())
             return StoreError{StoreErrc::DuplicateEmail, owner->second, "email"};
@@ -224,7 +228,11 @@ Result<Millis> LeadStore::remove(WorkspaceId ws, LeadId id, std::optional<std::u
     const LeadPtr lead = it->second;
     if (if_match && *if_match != lead->version) return StoreError{StoreErrc::PreconditionFailed, 0, {}};
 
-    forget_email(*lead);
+    // The stripe stays locked until the deletion is logged and unlisted (see update()).
+    const std::string key = email_key(ws, lead->email);
+    const std::size_t stripe = stripe_index(key);
+    StripeLocks stripe_lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
+    email_stripes_[stripe].owners.erase(key);
     shard.leads.erase(it);
     if (log_) log_->append(wal::RecordType::LeadDelete, encode_lead_deletion({ws, id}));
     unindex_from_listing(*lead);

@@ -14,8 +14,10 @@ boost::json::object lead_to_json(const store::Lead& lead);
 // The strong ETag of a lead: its version, quoted ("\"3\"").
 std::string etag_of(const store::Lead& lead);
 
-// Parses an If-Match / If-None-Match value holding one strong ETag. "*" gives nullopt (matches
-// any version); anything that is not one of our ETags gives 0, which no lead's version equals.
-std::optional<std::uint64_t> parse_etag_condition(std::string_view header);
+// Whether an If-Match / If-None-Match value ("*", or a comma-separated list of entity tags)
+// matches the lead's ETag. If-Match compares strongly (a weak W/"..." tag never matches);
+// If-None-Match compares weakly (RFC 9110 13.1.1-2).
+enum class EtagComparison { Strong, Weak };
+bool etag_condition_matches(std::string_view header, std::uint64_t version, EtagComparison how);
 
 }  // namespace leadd::api

@@ -16,8 +16,9 @@
 // every shard in ascending index order, then whatever its callback takes (the key registry's
 // mutex, then the log's).
 // A writer holds the lead's shard for the whole change, so two changes of one lead are
-// serialized, and holds the email stripes while it checks and moves the email, so the
-// check-then-insert is atomic. Readers take one shared lock and copy a shared_ptr out.
+// serialized, and holds the email stripes it touches from the uniqueness check until the change
+// is logged and listed, so the check-then-insert is atomic and two changes that pass one email
+// between leads reach the log and the listing in the order they took effect. Readers take one shared lock and copy a shared_ptr out.
 //
 // Durability: with a log attached, every successful mutation appends its record (the whole lead,
 // or the deletion) inside the shard's critical section, after all its checks passed and before
