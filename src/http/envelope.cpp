@@ -66,6 +66,15 @@ Response success_response(int status, boost::json::value data) {
     return r;
 }
 
+Response success_response_text(int status, std::string_view data_json) {
+    static constexpr std::string_view head = R"({"success":true,"data":)";
+    Response r;
+    r.status = status;
+    r.body.reserve(head.size() + data_json.size() + 1);
+    r.body.append(head).append(data_json).push_back('}');
+    return r;
+}
+
 Response error_response(int status, std::string_view code, std::string_view message,
                         const Request& request, boost::json::object details) {
     boost::json::object body;

@@ -6,22 +6,24 @@
 
 namespace leadd::http {
 
-namespace {
-std::vector<std::string_view> split_path(std::string_view path) {
+PathSegments split_path(std::string_view path) {
     // "/a/b" -> {"a", "b"}; "/" -> {""}; "/a/" -> {"a", ""}: empty segments are kept so that
     // "/api/v1/leads/" does not silently match "/api/v1/leads".
-    std::vector<std::string_view> out;
+    PathSegments out;
     if (path.empty() || path.front() != '/') return out;
     path.remove_prefix(1);
     for (;;) {
+        if (out.count == PathSegments::capacity) {
+            out.too_long = true;
+            return out;
+        }
         const auto slash = path.find('/');
-        out.push_back(path.substr(0, slash));
+        out.values[out.count++] = path.substr(0, slash);
         if (slash == std::string_view::npos) break;
         path.remove_prefix(slash + 1);
     }
     return out;
 }
-}  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -43,20 +45,19 @@ bool Request::has_header(std::string_view name) const {
 
 void Router::add(std::string_view method, std::string_view pattern, Handler handler) {
     Route r{std::string(method), std::string(pattern), {}, std::move(handler)};
-    for (auto seg : split_path(pattern))
-        r.segments.emplace_back(seg.starts_with('{') ? std::string_view("{}") : seg);
+    const auto segments = split_path(pattern);
+    for (std::size_t i = 0; i < segments.count; ++i)
+        r.segments.emplace_back(segments.values[i].starts_with('{') ? std::string_view("{}") : segments.values[i]);
     routes_.push_back(std::move(r));
 }
 
-bool Router::match(const Route& route, std::string_view path, PathParams& params) {
+bool Router::match(const Route& route, const PathSegments& path, PathParams& params) {
     params.clear();
-    const auto segments = split_path(path);
-    if (segments.size() != route.segments.size()) return false;
-    for (std::size_t i = 0; i < segments.size(); ++i) {
+    if (path.too_long || path.count != route.segments.size()) return false;
+    for (std::size_t i = 0; i < path.count; ++i) {
         if (route.segments[i] == "{}") {
-            if (segments[i].empty()) return false;
-            params.push_back(segments[i]);
-        } else if (route.segments[i] != segments[i]) {
+            if (path.values[i].empty() || !params.push_back(path.values[i])) return false;
+        } else if (route.segments[i] != path.values[i]) {
             return false;
         }
     }
@@ -67,17 +68,18 @@ Response Router::route(const Request& request) const {
     // Only the most specific patterns that match the path count (fewest parameters), so a
     // literal route such as /api/v1/leads/export is never taken for /api/v1/leads/{leadId}, and
     // its Allow header lists its own methods.
+    const PathSegments path = split_path(request.path);
     PathParams params;
     std::size_t fewest = SIZE_MAX;
     for (const auto& r : routes_)
-        if (match(r, request.path, params)) fewest = std::min(fewest, params.size());
+        if (match(r, path, params)) fewest = std::min(fewest, params.size());
     if (fewest == SIZE_MAX) {
         if (fallback_) return fallback_(request, params);
         return error_response(404, "NOT_FOUND", "No such route", request);
     }
     std::string allow;
     for (const auto& r : routes_) {
-        if (!match(r, request.path, params) || params.size() != fewest) continue;
+        if (!match(r, path, params) || params.size() != fewest) continue;
         if (r.method == request.method) return r.handler(request, params);
         if (!allow.empty()) allow += ", ";
         allow += r.method;

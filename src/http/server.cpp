@@ -28,12 +28,15 @@ namespace {
 // A request id for requests that bring none: a random per-thread prefix and a counter, so ids
 // are unique across threads and restarts without a shared atomic on the hot path.
 std::string generate_request_id() {
-    thread_local std::uint64_t prefix = std::random_device{}() | std::uint64_t(std::random_device{}()) << 32;
+    thread_local const std::uint64_t prefix =
+        std::random_device{}() | std::uint64_t(std::random_device{}()) << 32;
     thread_local std::uint64_t counter = 0;
-    char buf[34];
-    std::snprintf(buf, sizeof buf, "%016llx%08llx", static_cast<unsigned long long>(prefix),
-                  static_cast<unsigned long long>(++counter & 0xffffffff));
-    return buf;
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string id(24, '0');
+    std::uint64_t p = prefix, c = ++counter;
+    for (int i = 15; i >= 0; --i, p >>= 4) id[static_cast<std::size_t>(i)] = hex[p & 15];
+    for (int i = 23; i >= 16; --i, c >>= 4) id[static_cast<std::size_t>(i)] = hex[c & 15];
+    return id;
 }
 
 // A client's X-Request-Id is echoed only if it is short, printable ASCII: it ends up in logs and
@@ -65,6 +68,42 @@ awaitable<bool> wait_until_durable(DurabilityGate& gate) {
             });
         },
         use_awaitable);
+}
+
+// HTTP/1.x response bytes into `out` (reused across a connection's responses).
+void serialize_response(std::string& out, const Response& response, std::string_view request_id,
+                        bool keep_alive, unsigned version) {
+    const auto status = static_cast<bhttp::status>(response.status);
+    const bool bodyless = response.status == 204 || response.status == 304 || response.status < 200;
+    out.clear();
+    out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    out += std::to_string(response.status);
+    out += ' ';
+    out += bhttp::obsolete_reason(status);
+    out += "\r\n";
+    if (!response.content_type.empty()) {
+        out += "Content-Type: ";
+        out += response.content_type;
+        out += "\r\n";
+    }
+    for (const auto& [name, value] : response.headers) {
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
+    }
+    out += "X-Request-Id: ";
+    out += request_id;
+    out += "\r\n";
+    if (!bodyless) {
+        out += "Content-Length: ";
+        out += std::to_string(response.body.size());
+        out += "\r\n";
+    }
+    if (!keep_alive && version != 10) out += "Connection: close\r\n";
+    if (keep_alive && version == 10) out += "Connection: keep-alive\r\n";
+    out += "\r\n";
+    if (!bodyless) out += response.body;
 }
 
 }  // namespace
@@ -175,17 +214,14 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
     auto& stream = session->stream;
     beast::flat_buffer buffer;
 
+    // The response is written as one buffer built here: status line, headers, body. Beast's
+    // serializer walks a chain of buffer views per write, which costs more than the request.
+    std::string wire;
     auto send = [&](Response response, std::string_view request_id, bool keep_alive,
                     unsigned version) -> awaitable<beast::error_code> {
-        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
-        if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
-        for (auto& [name, value] : response.headers) res.insert(name, value);
-        res.set("X-Request-Id", request_id);
-        res.body() = std::move(response.body);
-        res.keep_alive(keep_alive);
-        res.prepare_payload();
+        serialize_response(wire, response, request_id, keep_alive, version);
         stream.expires_after(options.read_timeout);
-        auto [ec, n] = co_await bhttp::async_write(stream, res, as_tuple);
+        auto [ec, n] = co_await asio::async_write(stream, asio::buffer(wire), as_tuple);
         co_return ec;
     };
 

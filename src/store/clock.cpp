@@ -65,12 +65,35 @@ std::string format_iso8601(Millis t) {
     unsigned m, d;
     civil_from_days(days, y, m, d);
     const auto secs = ms_of_day / 1000;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                  static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
-                  static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
-                  static_cast<long long>(ms_of_day % 1000));
-    return buf;
+    // Written digit by digit: this runs for every timestamp of every response.
+    std::string out(24, '\0');
+    auto put = [&out](std::size_t at, std::int64_t value, int width) {
+        for (int i = width - 1; i >= 0; --i, value /= 10)
+            out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
+    };
+    if (y < 0 || y > 9999) {  // outside what the API shows; keep the general form
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                      static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
+                      static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
+                      static_cast<long long>(ms_of_day % 1000));
+        return buf;
+    }
+    put(0, y, 4);
+    out[4] = '-';
+    put(5, m, 2);
+    out[7] = '-';
+    put(8, d, 2);
+    out[10] = 'T';
+    put(11, secs / 3600, 2);
+    out[13] = ':';
+    put(14, secs / 60 % 60, 2);
+    out[16] = ':';
+    put(17, secs % 60, 2);
+    out[19] = '.';
+    put(20, ms_of_day % 1000, 3);
+    out[23] = 'Z';
+    return out;
 }
 
 std::optional<Millis> parse_iso8601(std::string_view s) {

@@ -10,6 +10,8 @@
 namespace leadd::api {
 
 boost::json::object lead_to_json(const store::Lead& lead);
+// The same, serialized: rendered once per lead version and cached in the lead.
+const std::string& lead_json_text(const store::Lead& lead);
 
 // The strong ETag of a lead: its version, quoted ("\"3\"").
 std::string etag_of(const store::Lead& lead);

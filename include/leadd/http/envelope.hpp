@@ -19,6 +19,8 @@ std::string to_valid_utf8(std::string_view bytes);
 bool is_valid_utf8(std::string_view bytes);
 
 Response success_response(int status, boost::json::value data);
+// The same envelope around `data_json`, which is already serialized JSON.
+Response success_response_text(int status, std::string_view data_json);
 // `details` is left out of the body when empty.
 Response error_response(int status, std::string_view code, std::string_view message,
                         const Request& request, boost::json::object details = {});

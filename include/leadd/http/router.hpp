@@ -6,6 +6,7 @@
 
 #include "leadd/http/message.hpp"
 
+#include <array>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -13,8 +14,36 @@
 
 namespace leadd::http {
 
-// Values of the "{name}" segments of the matched pattern, in order.
-using PathParams = std::vector<std::string_view>;
+// Values of the "{name}" segments of the matched pattern, in order. Fixed capacity: routing
+// allocates nothing.
+class PathParams {
+public:
+    static constexpr std::size_t capacity = 4;
+    const std::string_view& operator[](std::size_t i) const { return values_[i]; }
+    std::size_t size() const { return count_; }
+    bool push_back(std::string_view v) {
+        if (count_ == capacity) return false;
+        values_[count_++] = v;
+        return true;
+    }
+    void clear() { count_ = 0; }
+    const std::string_view* begin() const { return values_.data(); }
+    const std::string_view* end() const { return values_.data() + count_; }
+
+private:
+    std::array<std::string_view, capacity> values_{};
+    std::size_t count_ = 0;
+};
+
+// A request path cut at '/', kept as views into the path (at most `capacity` segments; a longer
+// path matches no route).
+struct PathSegments {
+    static constexpr std::size_t capacity = 16;
+    std::array<std::string_view, capacity> values{};
+    std::size_t count = 0;
+    bool too_long = false;
+};
+PathSegments split_path(std::string_view path);
 using Handler = std::function<Response(const Request&, const PathParams&)>;
 
 class Router {
@@ -34,7 +63,7 @@ private:
         std::vector<std::string> segments;  // "{}" marks a parameter
         Handler handler;
     };
-    static bool match(const Route& route, std::string_view path, PathParams& params);
+    static bool match(const Route& route, const PathSegments& path, PathParams& params);
 
     std::vector<Route> routes_;
     Handler fallback_;

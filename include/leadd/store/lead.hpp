@@ -3,6 +3,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,6 +20,33 @@ using LeadId = std::uint64_t;       // shown as "lead_" + 16 hex
 using WorkspaceId = std::uint64_t;  // shown as "ws_" + 16 hex
 using Millis = std::int64_t;        // milliseconds since the Unix epoch, UTC
 
+// A slot for a rendering of an immutable lead (its JSON), filled once by the first reader that
+// needs it, so a hot lead is serialized once, not on every GET. Not part of the lead's value:
+// a copied or assigned Lead starts with an empty slot (the copy is about to differ).
+class RenderCache {
+public:
+    RenderCache() = default;
+    RenderCache(const RenderCache&) noexcept {}
+    RenderCache& operator=(const RenderCache&) noexcept {
+        delete slot_.exchange(nullptr, std::memory_order_acq_rel);
+        return *this;
+    }
+    ~RenderCache() { delete slot_.load(std::memory_order_acquire); }
+
+    template <class Render>
+    const std::string& get_or_fill(Render&& render) const {
+        if (const std::string* ready = slot_.load(std::memory_order_acquire)) return *ready;
+        auto* fresh = new std::string(render());
+        const std::string* expected = nullptr;
+        if (slot_.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) return *fresh;
+        delete fresh;  // another reader filled it first; theirs is identical
+        return *expected;
+    }
+
+private:
+    mutable std::atomic<const std::string*> slot_{nullptr};
+};
+
 // An immutable snapshot: the store never changes a Lead in place, it swaps in a new one, so a
 // reader holding a shared_ptr<const Lead> needs no lock.
 struct Lead {
@@ -33,6 +61,7 @@ struct Lead {
     Millis created_at = 0;
     Millis updated_at = 0;
     std::uint64_t version = 1;  // the ETag; bumped on every change, never reused for this lead
+    RenderCache json;           // the API's JSON of this version, once someone asked for it
 };
 
 // A create, already validated by the api layer.
