@@ -271,7 +271,7 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
             if (is_malformed_request(hec)) co_await refuse(400, "BAD_REQUEST", "Malformed HTTP request");
             break;
         }
-        if (!too_large) {
+        if (!too_large && !parser.is_done()) {  // a GET is usually complete with its header
             if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
                 bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
                 stream.expires_after(options.read_timeout);
