@@ -8,6 +8,7 @@
 #include "leadd/store/ids.hpp"
 
 #include <boost/json/array.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 
 namespace leadd::api {
@@ -85,7 +86,11 @@ void LeadHandlers::register_routes(http::Router& router) {
 http::Response LeadHandlers::create(const http::Request& request) const {
     auto ws = authenticate(request, keys_);
     if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
-    auto body = parse_json_object(request);
+    // The parsed body lives in a stack arena for this call only; validation copies out what
+    // the store keeps.
+    unsigned char arena[4096];
+    json::monotonic_resource resource(arena, sizeof arena);
+    auto body = parse_json_object(request, &resource);
     if (auto* bad = std::get_if<http::Response>(&body)) return std::move(*bad);
     auto fields = validate_create(std::get<json::object>(body));
     if (auto* e = std::get_if<FieldError>(&fields)) return validation_error(request, *e);
@@ -148,7 +153,9 @@ http::Response LeadHandlers::update(const http::Request& request, std::string_vi
     auto ws = authenticate(request, keys_);
     if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
     const auto workspace = std::get<store::WorkspaceId>(ws);
-    auto body = parse_json_object(request);
+    unsigned char arena[4096];  // see create()
+    json::monotonic_resource resource(arena, sizeof arena);
+    auto body = parse_json_object(request, &resource);
     if (auto* bad = std::get_if<http::Response>(&body)) return std::move(*bad);
     auto patch = validate_patch(std::get<json::object>(body), lead_id, workspace);
     if (auto* e = std::get_if<FieldError>(&patch)) return validation_error(request, *e);

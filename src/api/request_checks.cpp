@@ -60,7 +60,8 @@ std::optional<http::Response> refuse_unread_body(const http::Request& request) {
                                 request);
 }
 
-std::variant<json::object, http::Response> parse_json_object(const http::Request& request) {
+std::variant<json::object, http::Response> parse_json_object(const http::Request& request,
+                                                             json::storage_ptr storage) {
     const std::string_view content_type = request.header("Content-Type");
     if (!request.body.empty() && !is_json_media_type(content_type))
         return http::error_response(415, "UNSUPPORTED_MEDIA_TYPE",
@@ -68,7 +69,7 @@ std::variant<json::object, http::Response> parse_json_object(const http::Request
     json::parse_options options;
     options.max_depth = max_body_depth;
     boost::system::error_code ec;
-    json::value parsed = json::parse(request.body, ec, {}, options);
+    json::value parsed = json::parse(request.body, ec, std::move(storage), options);
     if (ec)
         return http::error_response(400, "INVALID_JSON", "Request body is not valid JSON", request,
                                     {{"message", ec.message()}});

@@ -3,15 +3,16 @@
 
 #include "leadd/store/lead.hpp"
 
-#include <boost/json/object.hpp>
-
 #include <string>
 
 namespace leadd::api {
 
-boost::json::object lead_to_json(const store::Lead& lead);
-// The same, serialized: rendered once per lead version and cached in the lead.
+// The lead's JSON text: rendered once per lead version and cached in the lead.
 const std::string& lead_json_text(const store::Lead& lead);
+// Renders without the cache (what lead_json_text caches).
+std::string render_lead_json(const store::Lead& lead);
+// Appends `s` as a JSON string literal (quotes and escapes included).
+void append_json_string(std::string& out, std::string_view s);
 
 // The strong ETag of a lead: its version, quoted ("\"3\"").
 std::string etag_of(const store::Lead& lead);

@@ -27,7 +27,10 @@ std::optional<http::Response> refuse_unread_body(const http::Request& request);
 
 // The body as a JSON object. 415 if a body came with a non-JSON content type; 400 INVALID_JSON
 // if it is empty, not JSON, nested deeper than the parser allows, or not an object.
-std::variant<boost::json::object, http::Response> parse_json_object(const http::Request& request);
+// `storage` lets a handler parse into its own short-lived arena (a monotonic resource on the
+// stack); whatever outlives the handler must be copied into default storage.
+std::variant<boost::json::object, http::Response> parse_json_object(const http::Request& request,
+                                                                    boost::json::storage_ptr storage = {});
 
 // 503 SERVICE_UNAVAILABLE with Retry-After: the log refuses writes (disk full, I/O error).
 http::Response writes_unavailable(const http::Request& request);
