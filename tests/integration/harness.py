@@ -47,9 +47,13 @@ class Server:
         binary = os.environ.get("LEADD_BIN")
         if not binary:
             raise RuntimeError("LEADD_BIN is not set")
+        # LEADD_TEST_ARGS: flags every test server gets in one build flavour (the TSan tree sets
+        # fewer shards: TSan's deadlock detector tracks at most 64 locks held by one thread,
+        # and a snapshot's cut holds every shard lock at once).
+        flavour_args = os.environ.get("LEADD_TEST_ARGS", "").split()
         args = [binary, "serve", "--listen", f"127.0.0.1:{self.port}",
-                "--data-dir", self.data_dir, "--threads", "2", *extra_args]
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEADD_")}
+                "--data-dir", self.data_dir, "--threads", "2", *flavour_args, *extra_args]
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEADD_")}  # no leaks
         if admin_token is not None:
             full_env["LEADD_ADMIN_TOKEN"] = admin_token
         full_env.update(env or {})
