@@ -38,6 +38,8 @@ public:
         for (int shift = 0; shift < 64; shift += 7) {
             if (pos_ >= in_.size()) return fail();
             const auto b = static_cast<unsigned char>(in_[pos_++]);
+            // The tenth byte holds bit 63 only: anything more would overflow 64 bits.
+            if (shift == 63 && b > 1) return fail();
             v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
             if (!(b & 0x80)) return v;
         }
