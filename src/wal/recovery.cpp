@@ -19,7 +19,21 @@ std::string where(const std::string& file, std::size_t offset) {
 // True if some complete, checksummed record with a plausible seq starts after `from`: then the
 // damage at `from` is not a torn tail but a hole in the middle of the log.
 bool valid_record_after(std::string_view data, std::size_t from, Seq after_seq) {
+    const auto le = [&](std::size_t at, int n) {
+        std::uint64_t v = 0;
+        for (int k = n - 1; k >= 0; --k) v = v << 8 | static_cast<unsigned char>(data[at + k]);
+        return v;
+    };
     for (std::size_t off = from + 1; off + record_header_bytes <= data.size(); ++off) {
+        // Cheap header checks first: a checksum over every candidate length at every offset
+        // would make a long garbage tail cost quadratic time.
+        const auto length = le(off + 4, 4);
+        const auto type = static_cast<unsigned char>(data[off + 8]);
+        const auto seq = le(off + 9, 8);
+        if (length > data.size() - off - record_header_bytes || type < 1 ||
+            type > static_cast<unsigned char>(RecordType::SnapshotEnd) || seq <= after_seq ||
+            seq - after_seq >= (1ull << 32))
+            continue;
         RecordReader probe(data.substr(off));
         auto rec = probe.next();
         if (rec && rec->seq > after_seq && rec->seq - after_seq < (1ull << 32)) return true;
@@ -31,6 +45,18 @@ struct Segment {
     Seq first;
     std::string name;
 };
+
+// A crash between creating a segment and writing to it leaves an empty file; it holds nothing,
+// so it must not turn the torn tail before it into "damage in the middle". Only read on the
+// (rare) damage path.
+bool only_empty_segments_after(FileSystem& fs, const std::filesystem::path& dir,
+                               const std::vector<Segment>& segments, std::size_t i) {
+    for (std::size_t j = i + 1; j < segments.size(); ++j) {
+        std::string data;
+        if (fs.read_all(dir / segments[j].name, data) || !data.empty()) return false;
+    }
+    return true;
+}
 
 }  // namespace
 
@@ -112,7 +138,8 @@ std::variant<RecoveryReport, RecoveryFailure> recover(FileSystem& fs, const std:
 
         // A torn tail: nothing valid after the damage, and nothing lost (this is the newest
         // segment, or the next one carries on right after the last good record).
-        const bool nothing_lost = newest || segments[i + 1].first <= applied + 1;
+        const bool nothing_lost = newest || segments[i + 1].first <= applied + 1 ||
+                                  only_empty_segments_after(fs, dir, segments, i);
         if (!damage && nothing_lost && !valid_record_after(data, bad_at, applied)) {
             if ((ec = fs.truncate(dir / seg.name, bad_at)))
                 return RecoveryFailure{"cannot truncate " + seg.name + ": " + ec.message()};
@@ -123,10 +150,19 @@ std::variant<RecoveryReport, RecoveryFailure> recover(FileSystem& fs, const std:
         if (policy == CorruptionPolicy::Stop)
             return RecoveryFailure{"log damaged in the middle: " + where(seg.name, bad_at) + ": " + why +
                                    " (start with --recover=truncate to keep only what precedes it)"};
-        if ((ec = fs.truncate(dir / seg.name, bad_at)))
-            return RecoveryFailure{"cannot truncate " + seg.name + ": " + ec.message()};
-        report.repairs.push_back("--recover=truncate: dropped " + std::to_string(cut) + " bytes from " +
-                                 where(seg.name, bad_at) + " (" + why + ")");
+        if (bad_at == 0) {
+            // Nothing of this segment is kept: set it aside whole, like the ones after it, so the
+            // records it holds stay there for a human to look at.
+            if ((ec = fs.rename(dir / seg.name, dir / (seg.name + ".discarded"))))
+                return RecoveryFailure{"cannot rename " + seg.name + ": " + ec.message()};
+            report.repairs.push_back("--recover=truncate: set aside " + seg.name + " as " + seg.name +
+                                     ".discarded (" + why + ")");
+        } else {
+            if ((ec = fs.truncate(dir / seg.name, bad_at)))
+                return RecoveryFailure{"cannot truncate " + seg.name + ": " + ec.message()};
+            report.repairs.push_back("--recover=truncate: dropped " + std::to_string(cut) + " bytes from " +
+                                     where(seg.name, bad_at) + " (" + why + ")");
+        }
         for (std::size_t j = i + 1; j < segments.size(); ++j) {
             fs.rename(dir / segments[j].name, dir / (segments[j].name + ".discarded"));
             report.repairs.push_back("--recover=truncate: set aside " + segments[j].name + " as " +
