@@ -46,6 +46,7 @@ std::variant<std::unique_ptr<Persistence>, std::string> Persistence::open(Persis
     });
     restore_gathered();
     if (auto* failure = std::get_if<wal::RecoveryFailure>(&outcome)) return failure->message;
+    store.retire_unlogged_ids();
     p->recovery_ = std::get<wal::RecoveryReport>(outcome);
     p->last_snapshot_seq_ = p->recovery_.snapshot_seq;
     try {

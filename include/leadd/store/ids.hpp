@@ -34,6 +34,8 @@ public:
         while (current < next && !next_.compare_exchange_weak(current, next)) {}
     }
 
+    void skip(std::uint64_t count) { next_.fetch_add(count, std::memory_order_relaxed); }
+
     static std::uint64_t scramble(std::uint64_t counter);
     static std::uint64_t unscramble(std::uint64_t id);
 

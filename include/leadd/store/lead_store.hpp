@@ -107,6 +107,13 @@ public:
     // Recovery of a snapshot's leads (distinct ids and emails, sorted as Cut::leads): the
     // id map and the email + listing indexes are filled by two threads at once.
     void restore_snapshot_leads(std::vector<LeadPtr> leads);
+    // Recovery's last step: a create that was visible (to a concurrent list or GET) but not yet
+    // logged when the process died took an id the log never heard of. Jumping the counter past
+    // every id that can have been handed out that way keeps ids never reused.
+    void retire_unlogged_ids() { ids_.skip(unlogged_id_allowance); }
+    // More creates than can be waiting for one log flush: 2^32 per restart still leaves room
+    // for 2^32 restarts in the 64-bit counter.
+    static constexpr std::uint64_t unlogged_id_allowance = 1ull << 32;
 
     // A consistent cut for a snapshot: with every shard locked (no lead can change), runs
     // `while_frozen` (which notes the log position and freezes the other state the snapshot
