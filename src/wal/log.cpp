@@ -177,6 +177,17 @@ void Log::flusher_loop() {
     Clock::time_point failing_since{};
     Clock::time_point last_sync = Clock::now();
     bool unsynced = false;  // --fsync batch: written since the last fdatasync
+    // --fsync batch promises an fdatasync at least every interval, also while batches keep
+    // arriving (a steady stream of writes must not postpone it forever). Called with the lock.
+    const auto sync_if_due = [&](bool stopping) {
+        if (!unsynced || !file_ || !(stopping || Clock::now() - last_sync >= options_.fsync_interval)) return;
+        lock.unlock();
+        const bool ok = !file_->sync();
+        fsyncs_.fetch_add(1, std::memory_order_relaxed);
+        lock.lock();
+        unsynced = !ok;
+        last_sync = Clock::now();
+    };
 
     for (;;) {
         if (!retry.empty())
@@ -198,15 +209,7 @@ void Log::flusher_loop() {
         if (rotate) rotate_requested_ = false;
 
         if (batch.empty()) {
-            const bool sync_due = stopping || Clock::now() - last_sync >= options_.fsync_interval;
-            if (unsynced && sync_due && file_) {
-                lock.unlock();
-                const bool ok = !file_->sync();
-                fsyncs_.fetch_add(1, std::memory_order_relaxed);
-                lock.lock();
-                unsynced = !ok;
-                last_sync = Clock::now();
-            }
+            sync_if_due(stopping);
             if (stopping) break;
             continue;
         }
@@ -225,9 +228,12 @@ void Log::flusher_loop() {
         if (!ec) {
             writable_.store(true, std::memory_order_release);
             failing_since = {};
-            unsynced = options_.fsync == FsyncPolicy::Batch;
             durable_ = last;
             complete_waiters(last, true);
+            if (options_.fsync == FsyncPolicy::Batch) {
+                unsynced = !stopping;  // a stopping flush has just synced
+                sync_if_due(false);
+            }
         } else {
             write_errors_.fetch_add(1, std::memory_order_relaxed);
             writable_.store(false, std::memory_order_release);
