@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 ARGS ?=
 RUN_DATA_DIR ?= ./data
 
-.PHONY: deps run build test test-release test-tsan clean
+.PHONY: deps run build test test-release test-tsan dist clean
 
 deps:
 	@scripts/install-deps.sh
@@ -32,6 +32,10 @@ test-tsan: deps
 	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEADD_BUILD_TESTS=ON -DLEADD_SANITIZE=thread
 	cmake --build build/tsan -j $(JOBS)
 	ctest --test-dir build/tsan --output-on-failure
+
+# The self-contained release in dist/: static (all but glibc), stripped, + tarball (README).
+dist: deps
+	scripts/dist.sh
 
 clean:
 	rm -rf build

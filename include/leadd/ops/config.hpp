@@ -46,6 +46,9 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 CommandLine parse_command_line(int argc, const char* const* argv, const EnvLookup& env);
 EnvLookup process_environment();
 
+// One line: "leadd 0.2.0-3-gabc1234 (commit abc1234, GNU 12.2.0, Release -O3, static)".
+// `leadd --version` prints it; the first log line starts with it. The version comes from
+// `git describe` (see cmake/GenerateBuildInfo.cmake).
 std::string version_string();
 
 }  // namespace leadd::ops
