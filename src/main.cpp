@@ -9,6 +9,7 @@
 #include "leadd/ops/health.hpp"
 #include "leadd/ops/logging.hpp"
 #include "leadd/ops/persistence.hpp"
+#include "leadd/ops/service_manager.hpp"
 #include "leadd/store/lead_store.hpp"
 
 #include <fcntl.h>
@@ -166,8 +167,10 @@ int main(int argc, char** argv) {
     server.set_router(router);
     health.set_ready([&log = persistence.log()] { return log.writable(); });
     ops::log(spdlog::level::info, std::string("ready; admin API ") + (config.admin_token ? "on" : "off"));
+    ops::notify_service_manager("READY=1");
 
     serving.join();
+    ops::notify_service_manager("STOPPING=1");
     persistence.close();
     ops::log(spdlog::level::info, "stopped");
     return 0;

@@ -6,10 +6,12 @@ Run: cd tests/integration && LEADD_BIN=/path/to/leadd python3 -m unittest -v tes
 """
 
 import json
+import os
 import random
 import re
 import signal
 import socket
+import tempfile
 import threading
 import time
 import unittest
@@ -953,6 +955,34 @@ class ShutdownTest(unittest.TestCase):
         self.assertEqual(finish_busy()["bad"], [], "responses during shutdown were wrong or cut")
         self.assertIsNotNone(self.wait_refusing(), "connections accepted after exit")
         self.assertLogClean()
+
+
+class ServiceManagerNotification(unittest.TestCase):
+    """Type=notify in packaging/leadd.service: leadd tells systemd (over $NOTIFY_SOCKET) that it is
+    ready once the log has been replayed, and that it is stopping on SIGTERM."""
+
+    def check(self, bind_address, env_value):
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        listener.bind(bind_address)
+        listener.settimeout(10)
+        server = Server(env={"NOTIFY_SOCKET": env_value})
+        try:
+            self.assertEqual(listener.recv(256), b"READY=1")
+            self.assertEqual(server.request("GET", "/readyz", auth=None).status, 200)
+            self.assertEqual(server.stop(), 0)
+            self.assertEqual(listener.recv(256), b"STOPPING=1")
+        finally:
+            server.close()
+            listener.close()
+
+    def test_ready_and_stopping_on_a_path_socket(self):
+        with tempfile.TemporaryDirectory(prefix="leadd-notify-") as d:
+            path = os.path.join(d, "notify")
+            self.check(path, path)
+
+    def test_ready_and_stopping_on_an_abstract_socket(self):
+        name = f"leadd-notify-{os.getpid()}-{random.randrange(1 << 30)}"
+        self.check("\0" + name, "@" + name)
 
 
 if __name__ == "__main__":
