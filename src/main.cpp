@@ -60,15 +60,14 @@ bool bootstrap_initial_key(auth::KeyRegistry& keys, wal::Log& log, const std::fi
 // everything appended up to its answer (its own record included).
 class LogDurabilityGate final : public http::DurabilityGate {
 public:
-    LogDurabilityGate(wal::Log& log, bool waits) : log_(log), waits_(waits) {}
-    bool needs_wait() const override { return waits_; }
+    explicit LogDurabilityGate(wal::Log& log) : log_(log) {}
     void when_durable(std::function<void(bool)> done) override {
-        log_.when_durable(log_.last_seq(), std::move(done));
+        log_.when_durable(log_.last_seq(), std::move(done), wal::Log::Wake::Later);
     }
+    void flush() override { log_.flush(); }
 
 private:
     wal::Log& log_;
-    bool waits_;
 };
 
 }  // namespace
@@ -162,7 +161,7 @@ int main(int argc, char** argv) {
         admin.emplace(keys, store, auth::sha256(*config.admin_token));
         admin->register_routes(router);
     }
-    LogDurabilityGate gate(persistence.log(), config.fsync == "always");
+    LogDurabilityGate gate(persistence.log());
     server.set_durability_gate(gate);
     server.set_router(router);
     health.set_ready([&log = persistence.log()] { return log.writable(); });

@@ -66,6 +66,17 @@ awaitable<bool> wait_until_durable(DurabilityGate& gate) {
             gate.when_durable([shared, executor](bool ok) {
                 asio::post(executor, [shared, ok]() mutable { std::move(*shared)(ok); });
             });
+            // One flush per round of this thread's event loop: posted, it runs after the other
+            // completions already queued (the other connections' requests of this round), so
+            // their records join the same batch. Each io_context has its own thread.
+            thread_local bool flush_posted = false;
+            if (!flush_posted) {
+                flush_posted = true;
+                asio::post(executor, [&gate] {
+                    flush_posted = false;
+                    gate.flush();
+                });
+            }
         },
         use_awaitable);
 }
@@ -295,7 +306,7 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         if (too_large) req.body().clear();
         Response response = handle(req, request_id, too_large);
         DurabilityGate* gate = durability.load(std::memory_order_acquire);
-        if (gate && response.status / 100 == 2 && is_write(req.method_string()) && gate->needs_wait() &&
+        if (gate && response.status / 100 == 2 && is_write(req.method_string()) &&
             !co_await wait_until_durable(*gate)) {
             Request r;
             r.request_id = request_id;

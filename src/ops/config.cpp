@@ -62,8 +62,9 @@ void describe(Flags& flags, Raw& raw, const Config& d) {
         ("shards", po::value(&raw.shards)->default_value(static_cast<std::int64_t>(d.shards)),
          "store shards, a power of two")
         ("fsync", po::value(&raw.fsync)->default_value(d.fsync),
-         "always: acknowledge a write once it is on disk; batch: acknowledge at once, fsync every "
-         "--fsync-interval-ms (a crash may lose the last interval); none: the OS decides")
+         "writes are acknowledged once written to the log (kill -9 loses none); always: and "
+         "fsynced; batch: fsync every --fsync-interval-ms (power loss may lose the last "
+         "interval); none: the OS decides when to sync")
         ("fsync-interval-ms", po::value(&raw.fsync_interval_ms)->default_value(d.fsync_interval.count()),
          "fsync period under --fsync batch")
         ("snapshot-every-bytes", po::value(&raw.snapshot_every_bytes)->default_value(static_cast<std::int64_t>(d.snapshot_every_bytes)),

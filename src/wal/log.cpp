@@ -44,23 +44,29 @@ Seq Log::append(RecordType type, std::string_view payload) {
     frame_record(pending_, type, seq, payload);
     bytes_appended_.fetch_add(pending_.size() - before, std::memory_order_relaxed);
     records_appended_.fetch_add(1, std::memory_order_relaxed);
-    wake_.notify_one();
+    if (before < options_.eager_flush_bytes && pending_.size() >= options_.eager_flush_bytes) wake_.notify_one();
     return seq;
 }
 
-void Log::when_durable(Seq seq, std::function<void(bool)> done) {
-    if (options_.fsync != FsyncPolicy::Always) {
-        done(true);
-        return;
-    }
+void Log::when_durable(Seq seq, std::function<void(bool)> done, Wake wake) {
     {
         std::lock_guard lock(mu_);
         if (seq > durable_) {
             waiters_.emplace(seq, std::move(done));
+            if (wake == Wake::Now) {
+                flush_requested_ = true;
+                wake_.notify_one();
+            }
             return;
         }
     }
     done(true);
+}
+
+void Log::flush() {
+    std::lock_guard lock(mu_);
+    flush_requested_ = true;
+    wake_.notify_one();
 }
 
 bool Log::wait_durable(Seq seq) {
@@ -190,12 +196,17 @@ void Log::flusher_loop() {
     };
 
     for (;;) {
-        if (!retry.empty())
+        if (!retry.empty()) {
             wake_.wait_for(lock, options_.retry_interval, [&] { return stop_; });
-        else if (options_.fsync == FsyncPolicy::Batch)
-            wake_.wait_for(lock, options_.fsync_interval, [&] { return stop_ || !pending_.empty(); });
-        else
-            wake_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+        } else {
+            const auto nap = options_.fsync == FsyncPolicy::Batch
+                                 ? std::min(options_.flush_backstop, options_.fsync_interval)
+                                 : options_.flush_backstop;
+            wake_.wait_for(lock, nap, [&] {
+                return stop_ || flush_requested_ || pending_.size() >= options_.eager_flush_bytes;
+            });
+        }
+        flush_requested_ = false;
 
         const bool stopping = stop_;
         const bool retrying = !retry.empty();

@@ -28,8 +28,10 @@ namespace leadd::http {
 class DurabilityGate {
 public:
     virtual ~DurabilityGate() = default;
-    virtual bool needs_wait() const = 0;  // false: durable enough already (e.g. --fsync none)
+    // Registers `done` without starting a flush; the server calls flush() once per event-loop
+    // round for all the writes it answered in that round (group commit across connections).
     virtual void when_durable(std::function<void(bool)> done) = 0;
+    virtual void flush() = 0;
 };
 
 struct ServerOptions {

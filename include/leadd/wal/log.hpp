@@ -8,11 +8,13 @@
 // one fdatasync(), then completes every waiter whose seq is now durable. Many writers, one
 // fdatasync: that is the group commit.
 //
-// Policies (--fsync):
-//   always  a waiter completes only after its record has been written and fdatasync'ed.
-//   batch   waiters complete at once; the flusher writes continuously and fdatasyncs at least
-//           every fsync_interval: a crash may lose the last interval of acknowledged writes.
-//   none    waiters complete at once; the flusher writes, the OS decides when it reaches disk.
+// Policies (--fsync). Under every one a waiter completes only once its record has been written
+// to the file, so an acknowledged write always survives the process being killed (kill -9, a
+// crash); the policy decides what survives the machine going down:
+//   always  ...and fdatasync'ed: nothing acknowledged is lost, even on power loss.
+//   batch   the flusher fdatasyncs at least every fsync_interval: power loss may lose the last
+//           interval of acknowledged writes.
+//   none    the OS decides when written data reaches the disk.
 //
 // Failures: a write, fdatasync or open error puts the log in read-only mode (writable() is
 // false, so the store refuses new changes with 503) and keeps every unwritten record in memory.
@@ -21,6 +23,11 @@
 // read-only mode by itself when a retry succeeds. Waiters still pending after give_up_after are
 // completed with false (their outcome is unknown to the client; the record stays queued and is
 // written when the disk comes back).
+//
+// Waking the flusher: append() does not wake it (on a busy core every wake-up is a context
+// switch that preempts the worker, and batches shrink to one record). A waiter asks for a flush
+// (when_durable with Wake::Now, or flush()); a batch past eager_flush_bytes wakes it; and it
+// wakes by itself every flush_backstop, so a record nobody waits for is still written promptly.
 //
 // Segments: wal-<first seq, 16 hex>.log; a new one when the current passes segment_bytes or
 // rotate() asks. A segment can be deleted once a snapshot covers every record in it, i.e. once
@@ -54,6 +61,8 @@ struct LogOptions {
     std::uint64_t segment_bytes = 64ull << 20;
     std::chrono::milliseconds retry_interval{200};
     std::chrono::milliseconds give_up_after{5000};
+    std::chrono::milliseconds flush_backstop{2};  // see "Waking the flusher"
+    std::size_t eager_flush_bytes = 256 * 1024;
     std::shared_ptr<FileSystem> fs;
 };
 
@@ -85,8 +94,14 @@ public:
 
     // `done(true)` once `seq` is durable under the policy, or `done(false)` on giving up (see
     // above). May run on the calling thread (at once) or on the flusher thread.
-    void when_durable(Seq seq, std::function<void(bool)> done);
+    // Wake::Later leaves the flusher asleep: the caller promises a flush() soon, which lets a
+    // worker register the waiters of all the requests it handles in one event-loop round and
+    // wake the flusher once for all of them (see "Waking the flusher" above).
+    enum class Wake { Now, Later };
+    void when_durable(Seq seq, std::function<void(bool)> done, Wake wake = Wake::Now);
     bool wait_durable(Seq seq);  // blocking; for start-up and shutdown, never on a worker
+    // Wakes the flusher to write (and under always, sync) everything queued.
+    void flush();
 
     // Asks for a new segment before the next write; returns the last seq appended so far.
     Seq rotate();
@@ -113,9 +128,10 @@ private:
     std::string pending_;          // framed records not yet handed to the flusher
     Seq pending_first_ = 0;        // seq of pending_'s first record (when non-empty)
     Seq last_appended_ = 0;
-    Seq durable_ = 0;              // every record <= durable_ is durable under the policy
+    Seq durable_ = 0;              // every record <= durable_ is written (and, under always, synced)
     std::multimap<Seq, std::function<void(bool)>> waiters_;
     bool rotate_requested_ = false;
+    bool flush_requested_ = false;
     bool stop_ = false;
 
     // Flusher thread only.
