@@ -37,5 +37,15 @@ test-tsan: deps
 dist: deps
 	scripts/dist.sh
 
+# Load tests against leadd and an nginx ceiling, plus the micro-benchmarks (load/README.md).
+# Installs wrk, nginx-light, gnuplot and Google Benchmark if missing. QUICK=1: under 2 minutes.
+# More options: make bench BENCH_ARGS="--connections 256 --leads 100000" (load/bench.py --help).
+QUICK ?=
+BENCH_ARGS ?=
+.PHONY: bench
+bench: deps
+	@scripts/install-deps.sh load/debian-packages.txt
+	/usr/bin/python3 load/bench.py $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
+
 clean:
 	rm -rf build

@@ -1,25 +1,18 @@
--- wrk script: POST /api/v1/leads with an email unique to this run, thread and request.
--- Needs LEADD_KEY (an API key) in the environment.
-local key = os.getenv("LEADD_KEY")
-local next_thread = 0
+-- wrk: POST /api/v1/leads, each with an email no other request of the run sends (unique per
+-- thread, connection and request; LEADD_RUN_ID keeps them unique across runs too).
+-- Needs LEADD_KEY (an API key) in the environment; see common.lua.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local common = dofile(here .. "common.lua")
+local headers
 
-function setup(thread)
-    thread:set("thread_id", next_thread)
-    next_thread = next_thread + 1
-end
+setup = common.setup
+done = common.done
 
 function init(args)
-    math.randomseed(os.time() + thread_id * 7919)
-    prefix = string.format("%d-%d-%d", os.time(), thread_id, math.random(1, 1000000000))
-    counter = 0
-    headers = {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}
+    common.init_thread(thread_id)
+    headers = common.headers()
 end
 
 function request()
-    counter = counter + 1
-    local body = string.format(
-        '{"name":"Load Test %d","email":"lt-%s-%d@example.com","phone":"+1-555-456-7890",' ..
-        '"source":"wrk","metadata":{"company":"New Tech Corp","seq":%d}}',
-        counter, prefix, counter, counter)
-    return wrk.format("POST", "/api/v1/leads", headers, body)
+    return wrk.format("POST", "/api/v1/leads", headers, common.create_body())
 end

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs whichever packages of scripts/debian-packages.txt are missing (Debian 12, as root or
+# Installs whichever packages of scripts/debian-packages.txt (or of the list file named by the
+# optional first argument, e.g. load/debian-packages.txt) are missing (Debian 12, as root or
 # with sudo). Does nothing, and needs no network, when all are present.
 set -euo pipefail
-list="$(dirname "$0")/debian-packages.txt"
+list="${1:-$(dirname "$0")/debian-packages.txt}"
 missing=()
 while read -r pkg; do
     [[ -z "$pkg" || "$pkg" == \#* ]] && continue

@@ -1,0 +1,84 @@
+-- Shared by the wrk scripts of load/ (loaded with dofile; each wrk thread has its own copy).
+--
+-- Environment:
+--   LEADD_KEY     API key (required; the nginx ceiling ignores it but gets the same headers)
+--   LEADD_IDS     file of seeded lead ids, one per line (get, update, mixed)
+--   LEADD_RUN_ID  makes created emails unique across runs (bench.py passes one per run;
+--                 defaults to the time and a random number)
+--
+-- done() prints one line "wrk-json: {...}" after wrk's own report: requests, errors and the
+-- latency percentiles wrk's --latency does not print (p99.9), in microseconds. bench.py reads it.
+local M = {}
+
+M.statuses = {"new", "contacted", "qualified", "converted", "lost", "follow_up"}
+
+function M.headers()
+    local key = os.getenv("LEADD_KEY")
+    assert(key and key ~= "", "set LEADD_KEY to an API key")
+    return {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}
+end
+
+-- Numbers the threads in setup() (main state), so emails can carry the thread's number.
+local next_thread = 0
+function M.setup(thread)
+    thread:set("thread_id", next_thread)
+    next_thread = next_thread + 1
+end
+
+-- Per-thread state, from init(): seeds the generator and builds the email prefix.
+function M.init_thread(tid)
+    math.randomseed(os.time() + tid * 7919 + math.floor(os.clock() * 1e6))
+    local run = os.getenv("LEADD_RUN_ID")
+    if not run or run == "" then run = string.format("%d-%d", os.time(), math.random(1, 1000000000)) end
+    M.prefix = string.format("%s-%d", run, tid)
+    M.created = 0
+end
+
+function M.read_ids()
+    local path = os.getenv("LEADD_IDS")
+    assert(path and path ~= "", "set LEADD_IDS to a file of lead ids")
+    local ids = {}
+    for line in io.lines(path) do
+        if line ~= "" then ids[#ids + 1] = line end
+    end
+    assert(#ids > 0, "no ids in " .. path)
+    return ids
+end
+
+function M.random_id(ids)
+    return ids[math.random(1, #ids)]
+end
+
+-- A create body with an email no other request of this run (any thread, any connection) sends.
+function M.create_body(status)
+    M.created = M.created + 1
+    local n = M.created
+    return string.format(
+        '{"name":"Load Test %d","email":"lt-%s-%d@example.com","phone":"+1-555-456-7890",' ..
+        '"source":"wrk","status":"%s","metadata":{"company":"New Tech Corp","seq":%d}}',
+        n, M.prefix, n, status or "new", n)
+end
+
+-- The update of the seed page: a status and a metadata merge. The merged keys are always the
+-- same two, so a lead's metadata does not grow however often it is updated.
+local touches = 0
+function M.update_body()
+    touches = touches + 1
+    return string.format(
+        '{"status":"%s","metadata":{"notes":"Follow up scheduled for next week","touches":%d}}',
+        M.statuses[math.random(1, #M.statuses)], touches)
+end
+
+function M.done(summary, latency, requests)
+    local e = summary.errors
+    local function p(q) return latency:percentile(q) end
+    io.write(string.format(
+        'wrk-json: {"requests":%d,"duration_us":%d,"bytes":%d,' ..
+        '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+        '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"p99_9":%d,"max":%d,"mean":%.1f}}\n',
+        summary.requests, summary.duration, summary.bytes,
+        e.connect, e.read, e.write, e.status, e.timeout,
+        p(50), p(90), p(99), p(99.9), latency.max, latency.mean))
+end
+
+return M

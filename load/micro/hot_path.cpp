@@ -1,0 +1,214 @@
+// Micro-benchmarks of what one request costs inside leadd, below HTTP: parsing and validating a
+// create body, rendering a lead, merging metadata, the store at 10k and 1M leads, the email
+// uniqueness check, and appending to the write-ahead log. Run by load/bench.py; by hand:
+//   build/release/load/micro/leadd_micro --benchmark_filter=Store
+// Timings live here and in load/, never in pass/fail tests.
+
+#include "leadd/api/json_lead.hpp"
+#include "leadd/api/validation.hpp"
+#include "leadd/store/lead_codec.hpp"
+#include "leadd/store/lead_store.hpp"
+#include "leadd/store/merge_patch.hpp"
+#include "leadd/wal/file_system.hpp"
+#include "leadd/wal/log.hpp"
+
+#include <benchmark/benchmark.h>
+#include <boost/json/parse.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <unistd.h>
+#include <variant>
+#include <vector>
+
+namespace {
+
+namespace json = boost::json;
+using namespace leadd;
+
+constexpr store::WorkspaceId workspace = 0x0123456789abcdefULL;
+
+// The body load/create.lua sends.
+const std::string create_body =
+    R"({"name":"Load Test 42","email":"lt-1700000000-0-12345-42@example.com",)"
+    R"("phone":"+1-555-456-7890","source":"wrk","metadata":{"company":"New Tech Corp","seq":42}})";
+
+store::NewLead new_lead(std::size_t i) {
+    store::NewLead lead;
+    lead.name = "Seed Lead " + std::to_string(i);
+    lead.email = "seed-" + std::to_string(i) + "@example.com";
+    lead.phone = "+1-555-456-7890";
+    lead.source = "webinar";
+    lead.status = static_cast<store::Status>(i % 6);
+    lead.metadata = json::parse(R"({"company":"New Tech Corp","employees":250,"tags":["b2b","q3"]})").as_object();
+    return lead;
+}
+
+// load/update.lua's patch: a status and a metadata merge (same keys every time, so a lead's
+// metadata does not grow however often it is patched).
+store::LeadPatch update_patch(std::uint64_t n) {
+    store::LeadPatch patch;
+    patch.status = static_cast<store::Status>(n % 6);
+    json::object merge;
+    merge["notes"] = "Follow up scheduled for next week";
+    merge["touches"] = n;
+    patch.metadata_merge = std::move(merge);
+    return patch;
+}
+
+// One store per size, filled once and shared by every benchmark that asks for that size.
+struct FilledStore {
+    std::unique_ptr<store::LeadStore> store = std::make_unique<store::LeadStore>();
+    std::vector<store::LeadId> ids;
+    std::vector<std::string> emails;
+};
+
+FilledStore& filled_store(std::size_t leads) {
+    static std::map<std::size_t, FilledStore> stores;
+    auto [it, fresh] = stores.try_emplace(leads);
+    if (fresh) {
+        it->second.ids.reserve(leads);
+        for (std::size_t i = 0; i < leads; ++i) {
+            auto created = it->second.store->create(workspace, new_lead(i));
+            if (!created) std::abort();
+            it->second.ids.push_back(created.value()->id);
+            it->second.emails.push_back(created.value()->email);
+        }
+    }
+    return it->second;
+}
+
+// Random indexes drawn up front, so the benchmark loop measures the store, not the generator.
+std::vector<std::uint32_t> random_indexes(std::size_t bound) {
+    std::mt19937_64 rng(42);
+    std::vector<std::uint32_t> out(1 << 16);
+    for (auto& i : out) i = static_cast<std::uint32_t>(rng() % bound);
+    return out;
+}
+
+void BM_ParseValidateCreate(benchmark::State& state) {
+    for (auto _ : state) {
+        json::value parsed = json::parse(create_body);
+        auto command = api::validate_create(parsed.as_object());
+        if (!std::holds_alternative<store::NewLead>(command)) state.SkipWithError("body refused");
+        benchmark::DoNotOptimize(command);
+    }
+    state.SetBytesProcessed(state.iterations() * create_body.size());
+}
+BENCHMARK(BM_ParseValidateCreate);
+
+// What a GET costs the first time a lead version is read (later GETs hit the render cache).
+void BM_RenderLead(benchmark::State& state) {
+    auto& filled = filled_store(10'000);
+    const store::LeadPtr lead = filled.store->get(workspace, filled.ids[0]);
+    std::size_t bytes = 0;
+    for (auto _ : state) {
+        std::string text = api::render_lead_json(*lead);
+        bytes += text.size();
+        benchmark::DoNotOptimize(text);
+    }
+    state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_RenderLead);
+
+void BM_RenderLeadCached(benchmark::State& state) {
+    auto& filled = filled_store(10'000);
+    const store::LeadPtr lead = filled.store->get(workspace, filled.ids[0]);
+    for (auto _ : state) benchmark::DoNotOptimize(api::lead_json_text(*lead).size());
+}
+BENCHMARK(BM_RenderLeadCached);
+
+void BM_MergePatch(benchmark::State& state) {
+    json::object target = new_lead(0).metadata;
+    const json::object patch = update_patch(7).metadata_merge.value();
+    for (auto _ : state) {
+        store::apply_merge_patch(target, patch);  // same keys each time: the target stays the same size
+        benchmark::DoNotOptimize(target);
+    }
+}
+BENCHMARK(BM_MergePatch);
+
+void BM_StoreGet(benchmark::State& state) {
+    auto& filled = filled_store(static_cast<std::size_t>(state.range(0)));
+    const auto picks = random_indexes(filled.ids.size());
+    std::size_t n = 0;
+    for (auto _ : state) {
+        auto lead = filled.store->get(workspace, filled.ids[picks[n++ & 0xffff]]);
+        benchmark::DoNotOptimize(lead);
+    }
+}
+BENCHMARK(BM_StoreGet)->Arg(10'000)->Arg(1'000'000);
+
+void BM_StoreUpdate(benchmark::State& state) {
+    auto& filled = filled_store(static_cast<std::size_t>(state.range(0)));
+    const auto picks = random_indexes(filled.ids.size());
+    std::vector<store::LeadPatch> patches;
+    for (std::uint64_t i = 0; i < 64; ++i) patches.push_back(update_patch(i));
+    std::uint64_t n = 0;
+    for (auto _ : state) {
+        auto updated = filled.store->update(workspace, filled.ids[picks[n & 0xffff]], patches[n & 63]);
+        if (!updated) state.SkipWithError("update refused");
+        ++n;
+    }
+}
+BENCHMARK(BM_StoreUpdate)->Arg(10'000)->Arg(1'000'000);
+
+// The list scenario of load/list.lua: first page of 10 under a status filter (a sixth match).
+void BM_StoreListByStatus(benchmark::State& state) {
+    auto& filled = filled_store(static_cast<std::size_t>(state.range(0)));
+    store::ListQuery query;
+    query.status = store::Status::New;
+    for (auto _ : state) {
+        auto page = filled.store->list(workspace, query);
+        benchmark::DoNotOptimize(page);
+    }
+}
+BENCHMARK(BM_StoreListByStatus)->Arg(10'000)->Arg(1'000'000);
+
+// A create whose email another lead has (in another case): the uniqueness check, then 409.
+void BM_CreateDuplicateEmail(benchmark::State& state) {
+    auto& filled = filled_store(static_cast<std::size_t>(state.range(0)));
+    const auto picks = random_indexes(filled.ids.size());
+    std::size_t n = 0;
+    store::NewLead lead = new_lead(0);
+    for (auto _ : state) {
+        lead.email = filled.emails[picks[n++ & 0xffff]];
+        lead.email[0] = 'S';  // "seed-..." -> "Seed-...": emails compare case-insensitively
+        auto refused = filled.store->create(workspace, lead);
+        if (refused || refused.error().code != store::StoreErrc::DuplicateEmail)
+            state.SkipWithError("expected DuplicateEmail");
+    }
+}
+BENCHMARK(BM_CreateDuplicateEmail)->Arg(10'000)->Arg(1'000'000);
+
+// Log::append under --fsync none: framing one lead record into the group-commit batch (the
+// flusher thread writes batches to a temp dir meanwhile).
+void BM_LogAppend(benchmark::State& state) {
+    char dir_template[] = "/tmp/leadd-micro-XXXXXX";
+    if (!mkdtemp(dir_template)) {
+        state.SkipWithError("mkdtemp failed");
+        return;
+    }
+    const std::filesystem::path dir = dir_template;
+    const std::string payload = store::encode_lead(*filled_store(10'000).store->get(workspace, filled_store(10'000).ids[0]));
+    {
+        wal::LogOptions options;
+        options.dir = dir;
+        options.fsync = wal::FsyncPolicy::None;
+        options.fs = wal::posix_file_system();
+        wal::Log log(std::move(options), 1);
+        for (auto _ : state) benchmark::DoNotOptimize(log.append(wal::RecordType::LeadPut, payload));
+        state.SetBytesProcessed(state.iterations() * (payload.size() + wal::record_header_bytes));
+        log.close();
+    }
+    std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_LogAppend);
+
+}  // namespace
+
+BENCHMARK_MAIN();
