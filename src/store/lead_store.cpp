@@ -8,6 +8,8 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <iterator>
+#include <utility>
 #include <thread>
 #include <tuple>
 #include <bit>
@@ -99,11 +101,13 @@ void LeadStore::forget_email(const Lead& lead) {
     email_stripes_[stripe].owners.erase(key);
 }
 
-void LeadStore::index_for_listing(const LeadPtr& lead) {
-    auto& wl = workspace_leads(lead->workspace);
-    std::unique_lock lock(wl.mu);
-    const OrderKey key{lead->created_at, lead->id};
-    auto& order = wl.newest_first;
+namespace {
+
+std::size_t status_index(Status s) { return static_cast<std::size_t>(s); }
+
+// Inserts or replaces (an update: the lead's new snapshot) `lead` at `key`.
+template <class Order>
+void put_in_order(Order& order, const typename Order::key_type& key, const LeadPtr& lead) {
     // A create is (nearly always) the newest lead, and recovery restores oldest first: both
     // land at the front, found without a search.
     if (order.empty() || order.key_comp()(key, order.begin()->first)) {
@@ -111,14 +115,27 @@ void LeadStore::index_for_listing(const LeadPtr& lead) {
         return;
     }
     auto it = order.lower_bound(key);
-    if (it != order.end() && it->first == key) it->second = lead;  // an update: new snapshot
+    if (it != order.end() && it->first == key) it->second = lead;
     else order.emplace_hint(it, key, lead);
+}
+
+}  // namespace
+
+void LeadStore::index_for_listing(const LeadPtr& lead, const Lead* previous) {
+    auto& wl = workspace_leads(lead->workspace);
+    std::unique_lock lock(wl.mu);
+    const OrderKey key{lead->created_at, lead->id};
+    put_in_order(wl.newest_first, key, lead);
+    if (previous && previous->status != lead->status) wl.by_status[status_index(previous->status)].erase(key);
+    put_in_order(wl.by_status[status_index(lead->status)], key, lead);
 }
 
 void LeadStore::unindex_from_listing(const Lead& lead) {
     auto& wl = workspace_leads(lead.workspace);
     std::unique_lock lock(wl.mu);
-    wl.newest_first.erase(OrderKey{lead.created_at, lead.id});
+    const OrderKey key{lead.created_at, lead.id};
+    wl.newest_first.erase(key);
+    wl.by_status[status_index(lead.status)].erase(key);
 }
 
 Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields) {
@@ -212,9 +229,9 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
     next.updated_at = stamp_after(current.updated_at);
     next.version = current.version + 1;
     LeadPtr stored = std::make_shared<const Lead>(std::move(next));
-    it->second = stored;
+    const LeadPtr previous = std::exchange(it->second, stored);
     if (log_) log_->append(wal::RecordType::LeadPut, encode_lead(*stored));
-    index_for_listing(stored);
+    index_for_listing(stored, previous.get());
     return stored;
 }
 
@@ -288,7 +305,10 @@ void LeadStore::restore_snapshot_leads(std::vector<LeadPtr> leads) {
             wl_workspace = lead->workspace;
         }
         std::unique_lock lock(wl->mu);
-        wl->newest_first.emplace_hint(wl->newest_first.begin(), OrderKey{lead->created_at, lead->id}, lead);
+        const OrderKey order{lead->created_at, lead->id};
+        wl->newest_first.emplace_hint(wl->newest_first.begin(), order, lead);
+        auto& same_status = wl->by_status[status_index(lead->status)];
+        same_status.emplace_hint(same_status.begin(), order, lead);
     }
     by_id.join();
 }
@@ -364,8 +384,17 @@ ListPage LeadStore::list(WorkspaceId ws, const ListQuery& query) const {
     page.leads.reserve(std::min<std::size_t>(limit, 100));
 
     std::shared_lock lock(wl->mu);
-    for (const auto& [order, lead] : wl->newest_first) {
-        if (query.status && lead->status != *query.status) continue;
+    const NewestFirst& order = query.status ? wl->by_status[status_index(*query.status)] : wl->newest_first;
+    if (!query.source && !query.search) {
+        // Every lead of `order` matches: the total is its size and the page is read in place.
+        page.total = order.size();
+        if (skip >= order.size()) return page;
+        for (auto it = std::next(order.begin(), static_cast<std::ptrdiff_t>(skip));
+             it != order.end() && page.leads.size() < limit; ++it)
+            page.leads.push_back(it->second);
+        return page;
+    }
+    for (const auto& [key, lead] : order) {
         if (query.source && lead->source != *query.source) continue;
         if (query.search && !contains_ignoring_case(lead->name, needle) &&
             !contains_ignoring_case(lead->email, needle))

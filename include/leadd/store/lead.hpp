@@ -12,6 +12,7 @@
 namespace leadd::store {
 
 enum class Status : std::uint8_t { New, Contacted, Qualified, Converted, Lost, FollowUp };
+inline constexpr std::size_t status_count = 6;
 
 std::string_view to_string(Status s);
 std::optional<Status> parse_status(std::string_view s);

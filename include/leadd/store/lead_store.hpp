@@ -140,9 +140,13 @@ private:
         LeadId id;
         auto operator<=>(const OrderKey&) const = default;
     };
+    using NewestFirst = std::map<OrderKey, LeadPtr, std::greater<>>;
     struct WorkspaceLeads {
         mutable std::shared_mutex mu;
-        std::map<OrderKey, LeadPtr, std::greater<>> newest_first;
+        NewestFirst newest_first;
+        // The same leads split by status, so a status filter reads its page and its total
+        // without scanning the workspace. (Issue 6 replaces both with counted trees.)
+        std::array<NewestFirst, status_count> by_status;
     };
 
     Shard& shard_of(LeadId id) const { return shards_[id & (shard_count_ - 1)]; }
@@ -152,7 +156,8 @@ private:
     void install(LeadPtr lead);  // recovery: insert or replace, with its email and ordering
     bool refuse_writes() const { return log_ != nullptr && !log_->writable(); }
     void forget_email(const Lead& lead);  // caller holds the lead's shard
-    void index_for_listing(const LeadPtr& lead);
+    // `previous`: the lead's state before an update (its entry under its old status goes).
+    void index_for_listing(const LeadPtr& lead, const Lead* previous = nullptr);
     void unindex_from_listing(const Lead& lead);
     Millis stamp_after(Millis previous) const;
 
