@@ -151,17 +151,16 @@ Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields) {
     lead->status = fields.status;
     lead->metadata = std::move(fields.metadata);
 
-    const std::string key = email_key(ws, lead->email);
+    std::string key = email_key(ws, lead->email);
     const std::size_t stripe = stripe_index(key);
 
     Shard& shard = shard_of(id);
     std::unique_lock shard_lock(shard.mu);
     StripeLocks stripe_lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
-    auto& owners = email_stripes_[stripe].owners;
-    if (auto it = owners.find(key); it != owners.end())
-        return StoreError{StoreErrc::DuplicateEmail, it->second, "email"};
+    // One hash and one probe claim the address or find its owner.
+    auto [owner, claimed] = email_stripes_[stripe].owners.try_emplace(std::move(key), id);
+    if (!claimed) return StoreError{StoreErrc::DuplicateEmail, owner->second, "email"};
     lead->created_at = lead->updated_at = options_.clock();
-    owners.emplace(key, id);
     LeadPtr stored = std::move(lead);
     shard.leads.emplace(id, stored);
     if (log_) log_->append(wal::RecordType::LeadPut, encode_lead(*stored));
