@@ -370,10 +370,7 @@ TEST_CASE("every truncation of the last record: N-1 records replayed, tail cut a
         }
         CHECK(fs::file_size(dir.path() / newest) == last.start);
 
-        const auto again = collect(*posix, dir.path());
-        REQUIRE(again.ok());
-        CHECK(again.records == expected);
-        CHECK(again.report().repairs.empty());
+        require_clean_recovery(*posix, dir.path(), &expected);
     }
 }
 
@@ -389,10 +386,8 @@ TEST_CASE("a torn tail is repaired and the log goes on after it", "[wal][recover
     REQUIRE(c.report().next_seq == 6);
     write_log(dir.path(), 6, 9);  // what a restart does: a new segment from next_seq
 
-    const auto after = collect(*posix, dir.path());
-    REQUIRE(after.ok());
-    CHECK(after.records == test_records(1, 9));
-    CHECK(after.report().repairs.empty());
+    const auto expected_again = test_records(1, 9);
+    require_clean_recovery(*posix, dir.path(), &expected_again);
 }
 
 // ---- (b) damage in the middle ---------------------------------------------------------------
@@ -440,10 +435,8 @@ TEST_CASE("a flipped bit in a middle record stops recovery at that record's offs
             CHECK_THAT(c.report().repairs.front(), Catch::Contains(offset_text(mid.start)));
             CHECK(fs::file_size(dir.path() / seg) == mid.start);
 
-            const auto again = collect(*posix, dir.path());
-            REQUIRE(again.ok());
-            CHECK(again.records == test_records(1, 5));
-            CHECK(again.report().repairs.empty());
+            const auto expected_again = test_records(1, 5);
+            require_clean_recovery(*posix, dir.path(), &expected_again);
         }
     }
 }
@@ -523,10 +516,8 @@ TEST_CASE("a flipped bit in the last record is a torn tail: cut and reported", "
             CHECK_THAT(c.report().repairs.front(), Catch::Contains(seg));
             CHECK_THAT(c.report().repairs.front(), Catch::Contains(offset_text(last.start)));
             CHECK(fs::file_size(dir.path() / seg) == last.start);
-            const auto again = collect(*posix, dir.path());
-            REQUIRE(again.ok());
-            CHECK(again.report().repairs.empty());
-            CHECK(again.records == test_records(1, n - 1));
+            const auto expected_again = test_records(1, n - 1);
+            require_clean_recovery(*posix, dir.path(), &expected_again);
         }
 }
 
@@ -550,9 +541,7 @@ TEST_CASE("zero-filled (or 0xff) garbage after the last record is a torn tail", 
             CHECK_THAT(c.report().repairs.front(), Catch::Contains(seg));
             CHECK_THAT(c.report().repairs.front(), Catch::Contains(offset_text(original.size())));
             CHECK(read_file(dir.path() / seg) == original);
-            const auto again = collect(*posix, dir.path());
-            REQUIRE(again.ok());
-            CHECK(again.report().repairs.empty());
+            require_clean_recovery(*posix, dir.path());
         }
 }
 
@@ -929,10 +918,8 @@ TEST_CASE("a segment rewritten by a retry: nothing lost, nothing twice", "[wal][
         } else {
             CHECK(c.report().repairs.empty());
         }
-        const auto again = collect(*posix, dir.path());
-        REQUIRE(again.ok());
-        CHECK(again.records == test_records(1, 10));
-        CHECK(again.report().repairs.empty());
+        const auto expected_again = test_records(1, 10);
+        require_clean_recovery(*posix, dir.path(), &expected_again);
     }
 
     SECTION("but not when the next segment starts after the torn record: that is a loss") {

@@ -134,6 +134,16 @@ inline Collected collect(wal::FileSystem& fs, const fs::path& dir,
     return c;
 }
 
+// Recovers `dir` again and requires a clean run: no failure, no repair, and (when given) exactly
+// `expected` records. What a repaired dir must look like to the next start.
+inline void require_clean_recovery(wal::FileSystem& fs, const fs::path& dir,
+                                   const std::vector<CollectedRecord>* expected = nullptr) {
+    const auto again = collect(fs, dir);
+    REQUIRE(again.ok());
+    if (expected) CHECK(again.records == *expected);
+    CHECK(again.report().repairs.empty());
+}
+
 inline std::string join(const std::vector<std::string>& lines) {
     std::string out;
     for (const auto& l : lines) out += l + "\n";
