@@ -290,25 +290,30 @@ void LeadStore::restore_snapshot_leads(std::vector<LeadPtr> leads) {
             ids_.observe(lead->id);
         }
     });
-    WorkspaceLeads* wl = nullptr;
-    WorkspaceId wl_workspace = 0;
     for (const auto& lead : leads) {
-        const std::string key = email_key(lead->workspace, lead->email);
+        std::string key = email_key(lead->workspace, lead->email);
         const std::size_t stripe = stripe_index(key);
-        {
-            StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
-            email_stripes_[stripe].owners.insert_or_assign(key, lead->id);
-        }
-        if (wl == nullptr || wl_workspace != lead->workspace) {
+        StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
+        email_stripes_[stripe].owners.insert_or_assign(std::move(key), lead->id);
+    }
+    // Leads come grouped by workspace: its listing lock is taken once per group, not per lead.
+    // (A pass of its own: the lock order puts email stripes before listings.)
+    WorkspaceLeads* wl = nullptr;
+    WorkspaceId wl_of_lock = 0;
+    std::unique_lock<std::shared_mutex> listing_lock;
+    for (const auto& lead : leads) {
+        if (!listing_lock || wl_of_lock != lead->workspace) {
+            if (listing_lock) listing_lock.unlock();
             wl = &workspace_leads(lead->workspace);
-            wl_workspace = lead->workspace;
+            wl_of_lock = lead->workspace;
+            listing_lock = std::unique_lock(wl->mu);
         }
-        std::unique_lock lock(wl->mu);
         const OrderKey order{lead->created_at, lead->id};
         wl->newest_first.emplace_hint(wl->newest_first.begin(), order, lead);
         auto& same_status = wl->by_status[status_index(lead->status)];
         same_status.emplace_hint(same_status.begin(), order, lead);
     }
+    if (listing_lock) listing_lock.unlock();
     by_id.join();
 }
 
