@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 #include <unordered_set>
+#include <vector>
 
 namespace leadd::http {
 
@@ -56,27 +57,34 @@ bool is_write(std::string_view method) {
     return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 }
 
-// Suspends the connection's coroutine until the gate's callback runs (on whatever thread), then
-// resumes it on its own executor.
+// Suspends the connection's coroutine until its write is durable, then resumes it on its own
+// executor (false: the log gave up, see DurabilityGate).
+//
+// Group commit across connections, per event-loop round: the writes this thread answers in one
+// round of its loop (the other connections' requests whose reads completed with this one) are
+// parked together; a handler posted behind them runs after them, registers ONE waiter with the
+// gate for everything appended so far and wakes the flusher once. When that batch is durable,
+// one post brings the whole group back. Each io_context has its own thread, so the parked group
+// is per thread.
 awaitable<bool> wait_until_durable(DurabilityGate& gate) {
     auto executor = co_await asio::this_coro::executor;
     co_return co_await asio::async_initiate<decltype(use_awaitable), void(bool)>(
         [&gate, executor](auto handler) {
-            auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-            gate.when_durable([shared, executor](bool ok) {
-                asio::post(executor, [shared, ok]() mutable { std::move(*shared)(ok); });
-            });
-            // One flush per round of this thread's event loop: posted, it runs after the other
-            // completions already queued (the other connections' requests of this round), so
-            // their records join the same batch. Each io_context has its own thread.
-            thread_local bool flush_posted = false;
-            if (!flush_posted) {
-                flush_posted = true;
-                asio::post(executor, [&gate] {
-                    flush_posted = false;
-                    gate.flush();
+            using Handler = decltype(handler);
+            using Group = std::vector<Handler>;
+            thread_local Group parked;
+            parked.push_back(std::move(handler));
+            if (parked.size() > 1) return;  // the round's handler is already posted
+            asio::post(executor, [&gate, executor] {
+                auto group = std::make_shared<Group>(std::move(parked));
+                parked.clear();
+                gate.when_durable([group, executor](bool ok) {
+                    asio::post(executor, [group, ok] {
+                        for (auto& waiting : *group) std::move(waiting)(ok);
+                    });
                 });
-            }
+                gate.flush();
+            });
         },
         use_awaitable);
 }
