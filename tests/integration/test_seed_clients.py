@@ -216,9 +216,11 @@ console.log("RESULTS " + JSON.stringify({ fetches: __fetches.length, results: __
 
 def find_seed_page():
     here = Path(__file__).resolve()
+    # The team's shared folder sits beside the checkout; LEADD_SEED_DIR names it elsewhere.
     candidates = [here.parents[3] / "shared" / "seed" / SEED_NAME,
-                  here.parents[2] / "shared" / "seed" / SEED_NAME,
-                  Path("/work/shared/seed") / SEED_NAME]
+                  here.parents[2] / "shared" / "seed" / SEED_NAME]
+    if os.environ.get("LEADD_SEED_DIR"):
+        candidates.insert(0, Path(os.environ["LEADD_SEED_DIR"]) / SEED_NAME)
     for c in candidates:
         if c.is_file():
             return c
