@@ -32,8 +32,7 @@ Schedule (one data dir for the whole run; the model and the data accumulate):
     quarter of the way (--fsync none), held to exactly the same rules as under --fsync always:
     every policy acknowledges a write only once it is written to the file (in the page cache),
     so kill -9 loses nothing acknowledged; the policies differ only on power loss, which this
-    test does not simulate. (verify()'s `cutoff`, which lets acks after it be lost, stays for
-    such a simulation; no round passes one today.)
+    test does not simulate.
   - one "clean" round at the end: SIGTERM under load (exit code must be 0), restart (recovery must
     replay 0 log records: the clean stop wrote a snapshot), verify - stricter: SIGTERM finishes
     the requests it started, so a request left without an answer must have had no effect -, then
@@ -259,7 +258,7 @@ class Model:
         self.deleted = {}        # lead id -> where the deletion was established
         self.seen = {}           # lead id -> (category, description); category in
                                  # "durable" (acked or listed after a restart), "read" (seen in a
-                                 # read during a load only), "batch-lost"
+                                 # read during a load only)
         self.read_names = {}     # lead id -> name, for ids seen only in reads during a load
         self.max_updated = {}    # lead id -> greatest updatedAt acknowledged or observed
 
@@ -558,10 +557,7 @@ def on_response(rnd, op):
             where = model.seen.get(lead_id) or ("durable", f"acked create {rnd.created[lead_id].rid}")
             msg = (f"ID REUSE: create {op.rid} returned {lead_id}, which was {where[1]}"
                    + ("" if where[0] != "read" else f" (then named {model.read_names.get(lead_id)!r})"))
-            if where[0] == "batch-lost":
-                print(f"  note (round {rnd.index}): {msg} - lost by --fsync batch, not counted")
-            else:
-                rnd.failures.append(Failure(msg, [op.rid]))
+            rnd.failures.append(Failure(msg, [op.rid]))
         if lead_id in model.deleted:
             rnd.failures.append(Failure(f"create {op.rid} returned {lead_id}, an id deleted earlier", [op.rid]))
         expect = {"name": op.body["name"], "email": op.body["email"], "phone": op.body.get("phone"),
@@ -774,26 +770,18 @@ def list_all(conn, key, failures, ws):
     return leads
 
 
-def verify(model, srv, rnd, cutoff, failures, stats=None, graceful=False):
+def verify(model, srv, rnd, failures, stats=None, graceful=False):
     """Checks the recovered server against the model (+ the round's ops, if any), then adopts
-    the observed state as the model. `cutoff`: acks at or after it may be lost (batch mode)."""
+    the observed state as the model. Every acknowledged op must have survived."""
     conn = Conn(srv.port)
     ops = rnd.ops if rnd else []
     try:
-        _verify(model, srv, conn, rnd, ops, cutoff, failures, stats if stats is not None else {}, graceful)
+        _verify(model, srv, conn, rnd, ops, failures, stats if stats is not None else {}, graceful)
     finally:
         conn.close()
 
 
-def firm(op, cutoff):
-    return op.outcome == "acked" and (cutoff is None or op.finished < cutoff)
-
-
-def soft(op, cutoff):
-    return op.outcome == "acked" and cutoff is not None and op.finished >= cutoff
-
-
-def _verify(model, srv, conn, rnd, ops, cutoff, failures, stats, graceful):
+def _verify(model, srv, conn, rnd, ops, failures, stats, graceful):
     """graceful: the server was stopped with SIGTERM, which finishes every request it started:
     a request left without an answer must have had no effect."""
     token = harness.ADMIN_TOKEN
@@ -823,9 +811,6 @@ def _verify(model, srv, conn, rnd, ops, cutoff, failures, stats, graceful):
     for ws_id, w in list(model.workspaces.items()):
         if ws_id not in listed_ws:
             op = w.created_by
-            if op is not None and soft(op, cutoff):
-                del model.workspaces[ws_id]
-                continue
             failures.append(Failure(f"workspace {ws_id} ({w.name!r}) lost", [op.rid] if op else []))
         elif listed_ws[ws_id]["name"] != w.name:
             failures.append(Failure(f"workspace {ws_id} renamed: {w.name!r} -> {listed_ws[ws_id]['name']!r}"))
@@ -841,9 +826,9 @@ def _verify(model, srv, conn, rnd, ops, cutoff, failures, stats, graceful):
 
     # ---- keys
     unknown_revokes = {op.extra[0]: op for op in ops if op.kind == "admin_revoke"
-                       and (op.outcome == "unknown" or soft(op, cutoff))}
+                       and op.outcome == "unknown"}
     for op in ops:
-        if op.kind == "admin_revoke" and firm(op, cutoff):
+        if op.kind == "admin_revoke" and op.outcome == "acked":
             w = model.workspaces[op.ws]
             kid, k = op.extra
             w.keys.pop(kid, None)
@@ -860,9 +845,6 @@ def _verify(model, srv, conn, rnd, ops, cutoff, failures, stats, graceful):
                 continue
             if status != 200:
                 op = w.key_ops.get(kid)
-                if status == 401 and op is not None and soft(op, cutoff):
-                    w.keys.pop(kid)
-                    continue
                 failures.append(Failure(f"KEY LOST: acknowledged key {kid} of {w.id} -> {status} {short(body)}",
                                         [op.rid] if op else []))
                 if status == 401:  # reported once; later rounds go on without it
@@ -956,13 +938,11 @@ def _verify(model, srv, conn, rnd, ops, cutoff, failures, stats, graceful):
         cands = []  # (lead, etag, source) firm states
         if base is not None:
             cands.append((base["lead"], base["etag"], "verified state after the previous restart"))
-        softs = []
         for o in hist:
             if o.kind in ("create", "update") and o.outcome == "acked":
-                entry = (o.resp["data"], o.etag, f"ack of {o.rid}")
-                (cands if firm(o, cutoff) else softs).append(entry)
-        acked_delete = [o for o in hist if o.kind == "delete" and firm(o, cutoff)]
-        maybe_delete = [o for o in hist if o.kind == "delete" and (o.outcome == "unknown" or soft(o, cutoff))]
+                cands.append((o.resp["data"], o.etag, f"ack of {o.rid}"))
+        acked_delete = [o for o in hist if o.kind == "delete" and o.outcome == "acked"]
+        maybe_delete = [o for o in hist if o.kind == "delete" and o.outcome == "unknown"]
         in_flight = [o for o in hist if o.kind == "update" and o.outcome == "unknown"]
         A = max(cands, key=lambda c: c[0]["updatedAt"]) if cands else None
         if acked_delete:
@@ -981,28 +961,20 @@ def _verify(model, srv, conn, rnd, ops, cutoff, failures, stats, graceful):
                                                 f"{status} {short(body)}", rids))
             continue
         if obs is None:
-            if A is None:  # created by an ack the batch policy may lose (deleted later, or lost)
-                if not maybe_delete:
-                    stats["batch-lost creates"] = stats.get("batch-lost creates", 0) + 1
-                    create_op = next(o for o in hist if o.kind == "create")
-                    stats.setdefault("_lost_creates", []).append(create_op)
-                model.seen[lead_id] = ("batch-lost", f"acked by {softs[0][2]} under --fsync batch "
-                                                     f"and lost in round {rnd.index}")
-                continue
             if maybe_delete:
-                what = "in-flight deletes applied" if any(o.outcome == "unknown" for o in maybe_delete) \
-                    else "batch acked deletes"
-                stats[what] = stats.get(what, 0) + 1
+                stats["in-flight deletes applied"] = stats.get("in-flight deletes applied", 0) + 1
                 if graceful:
                     failures.append(Failure(f"SIGTERM: {maybe_delete[0].describe()} never got an answer but "
                                             f"deleted {lead_id}", [maybe_delete[0].rid]))
                 model.deleted[lead_id] = f"absent after in-flight delete {maybe_delete[0].rid}"
                 continue
+            if A is None:  # nothing about it was acknowledged: it may be gone
+                continue
             failures.append(Failure(f"LOST: {lead_id} is gone; last acknowledged state ({A[2]}): {short(A[0])}"
                                     + (f"; in flight: {[o.describe() for o in in_flight]}" if in_flight else ""),
                                     rids))
             continue
-        bases = ([A] if A else []) + [s for s in softs if A is None or s[0]["updatedAt"] > A[0]["updatedAt"]]
+        bases = [A] if A else []
         ok = False
         for b in bases:
             if obs == b[0]:
@@ -1032,8 +1004,6 @@ def _verify(model, srv, conn, rnd, ops, cutoff, failures, stats, graceful):
         if not ok:
             lines = [f"WRONG STATE of {lead_id}:",
                      f"expected ({A[2] if A else 'nothing firm'}): {short(A[0], 2000) if A else '-'}"]
-            for s in softs:
-                lines.append(f"or (soft, {s[2]}): {short(s[0], 1000)}")
             for o in in_flight:
                 lines.append(f"in flight: {o.describe()}")
             lines.append(f"observed: {short(obs, 2000)}")
@@ -1057,15 +1027,14 @@ def _verify(model, srv, conn, rnd, ops, cutoff, failures, stats, graceful):
 
     # ---- adopt the observed state
     for o in ops:
-        if o.kind in ("create", "update") and firm(o, cutoff):
+        if o.kind in ("create", "update") and o.outcome == "acked":
             model.bump_updated(o.lead_id, o.resp["data"]["updatedAt"])
     for lead_id, entry in new_leads.items():
         model.bump_updated(lead_id, entry["lead"]["updatedAt"])
         model.see(lead_id, "durable", f"listed after the restart of round {rnd.index if rnd else '-'}")
     if rnd:
         for lead_id, o in rnd.created.items():
-            if model.seen.get(lead_id, ("",))[0] != "batch-lost":
-                model.see(lead_id, "durable", f"acked create {o.rid} (round {rnd.index})")
+            model.see(lead_id, "durable", f"acked create {o.rid} (round {rnd.index})")
         creates = {o.body["name"]: o for o in ops if o.kind == "create"}
         for lead_id, (name, rid) in rnd.read_seen.items():
             if lead_id not in model.seen:  # a create nobody acknowledged, seen by a read, then lost
@@ -1096,10 +1065,7 @@ def check_unknown_lead(model, obs, unknown_creates, failures):
     if seen is not None and not (seen[0] == "read" and model.read_names.get(lead_id) == obs["name"]):
         msg = (f"ID REUSE: {lead_id} (in-flight create {op.rid}, {obs['name']!r}) was {seen[1]}"
                + (f" named {model.read_names.get(lead_id)!r}" if seen[0] == "read" else ""))
-        if seen[0] == "batch-lost":
-            print(f"  note: {msg} - lost by --fsync batch, not counted")
-        else:
-            failures.append(Failure(msg, [op.rid]))
+        failures.append(Failure(msg, [op.rid]))
     return op
 
 
@@ -1233,7 +1199,6 @@ def run_round(index, label, mode, model, servers, srv, next_args, rng, replay_tw
         if op.outcome == "unknown" and op.error is not None and op.started > stopped_at:
             op.outcome = "not_sent"
     failures.extend(rnd.failures)
-    cutoff = None  # kill -9 loses no acknowledged write under any --fsync policy
 
     new_srv = servers.start(next_args)
     verify_logs = [new_srv.log_path]
@@ -1243,21 +1208,13 @@ def run_round(index, label, mode, model, servers, srv, next_args, rng, replay_tw
         if not m or m.group(1) != "0":
             failures.append(Failure(f"after a clean stop the restart replayed log records: {m.group(0) if m else 'no recovery line'}"))
     stats = {}
-    verify(model, new_srv, rnd, cutoff, failures, stats, graceful=(mode == "clean"))
-    lost = stats.pop("_lost_creates", [])
-    if lost:
-        first_lost = min(o.finished for o in lost)
-        kept_after = [o for o in rnd.created.values() if o.finished > first_lost and o.lead_id in model.leads]
-        stats["batch-loss-window-ms"] = round((stopped_at - first_lost) * 1000)
-        stats["batch-kept-creates-acked-after-first-lost"] = len(kept_after)
-        if kept_after:
-            stats["batch-last-kept-ms-before-kill"] = round((stopped_at - max(o.finished for o in kept_after)) * 1000)
+    verify(model, new_srv, rnd, failures, stats, graceful=(mode == "clean"))
     if replay_twice:
         _, out2, _ = servers.kill9(new_srv)
         check_stdout(model, new_srv, out2, failures)
         new_srv = servers.start(next_args)
         verify_logs.append(new_srv.log_path)
-        verify(model, new_srv, None, None, failures)  # nothing in flight: exactly the same state
+        verify(model, new_srv, None, failures)  # nothing in flight: exactly the same state
 
     counts = {}
     for op in rnd.ops:
