@@ -361,13 +361,15 @@ LeadStore::Cut LeadStore::cut(const std::function<void()>& while_frozen) const {
     header.u64(ids_.next_counter());
     header.u64(total);
     cut.header = std::move(header.bytes());
-    locks.clear();
+    return cut;
+}
+
+void LeadStore::order_for_restore(std::vector<LeadPtr>& leads) {
     // Oldest first within each workspace: restoring in this order inserts every lead at the
-    // front of its workspace's newest-first ordering, which is O(1) with a hint.
-    std::sort(cut.leads.begin(), cut.leads.end(), [](const LeadPtr& a, const LeadPtr& b) {
+    // front of its workspace's newest-first orderings, which is O(1) with a hint.
+    std::sort(leads.begin(), leads.end(), [](const LeadPtr& a, const LeadPtr& b) {
         return std::tie(a->workspace, a->created_at, a->id) < std::tie(b->workspace, b->created_at, b->id);
     });
-    return cut;
 }
 
 ListPage LeadStore::list(WorkspaceId ws, const ListQuery& query) const {

@@ -104,7 +104,7 @@ public:
     bool restore_lead(std::string_view payload);
     bool restore_deletion(std::string_view payload);
     bool restore_header(std::string_view payload);
-    // Recovery of a snapshot's leads (distinct ids and emails, sorted as Cut::leads): the
+    // Recovery of a snapshot's leads (distinct ids and emails, in order_for_restore's order): the
     // id map and the email + listing indexes are filled by two threads at once.
     void restore_snapshot_leads(std::vector<LeadPtr> leads);
     // Recovery's last step: a create that was visible (to a concurrent list or GET) but not yet
@@ -117,14 +117,16 @@ public:
 
     // A consistent cut for a snapshot: with every shard locked (no lead can change), runs
     // `while_frozen` (which notes the log position and freezes the other state the snapshot
-    // needs), copies out every lead pointer, and unlocks; then sorts them. Leads are immutable,
+    // needs), copies out every lead pointer, and unlocks. Leads are immutable,
     // so the copy is the state at that instant however long writing it takes.
     struct Cut {
         std::string header;  // restore_header's payload: the id counter and the lead count
-        // every lead, oldest first within each workspace (the order that restores fastest)
-        std::vector<LeadPtr> leads;
+        std::vector<LeadPtr> leads;  // every lead, in no particular order
     };
     Cut cut(const std::function<void()>& while_frozen) const;
+    // Sorts a cut's leads into the order restore_snapshot_leads expects: oldest first within
+    // each workspace (the order that restores fastest). Outside every lock, hence separate.
+    static void order_for_restore(std::vector<LeadPtr>& leads);
 
 private:
     struct alignas(64) Shard {
