@@ -346,20 +346,21 @@ bool LeadStore::restore_header(std::string_view payload) {
     return true;
 }
 
-LeadStore::Cut LeadStore::cut(const std::function<void()>& while_frozen) const {
-    std::vector<std::unique_lock<std::shared_mutex>> locks;
-    locks.reserve(shard_count_);
-    for (std::size_t i = 0; i < shard_count_; ++i) locks.emplace_back(shards_[i].mu);
-    while_frozen();
+LeadStore::Cut LeadStore::cut(const std::function<void()>& at_start) const {
+    // Every record up to the position at_start notes belongs to a change already in memory:
+    // a writer appends its record while holding its shard, after changing the shard.
+    at_start();
     Cut cut;
-    std::size_t total = 0;
-    for (std::size_t i = 0; i < shard_count_; ++i) total += shards_[i].leads.size();
-    cut.leads.reserve(total);
-    for (std::size_t i = 0; i < shard_count_; ++i)
+    const std::size_t estimate = size();
+    cut.leads.reserve(estimate + estimate / 16);  // room for creates during the copy
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+        std::shared_lock lock(shards_[i].mu);
         for (const auto& [id, lead] : shards_[i].leads) cut.leads.push_back(lead);
+    }
+    // Read after the copy: the counter is past every id copied (and recovery adds its margin).
     wal::PayloadWriter header;
     header.u64(ids_.next_counter());
-    header.u64(total);
+    header.u64(cut.leads.size());
     cut.header = std::move(header.bytes());
     return cut;
 }
