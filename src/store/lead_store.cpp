@@ -162,6 +162,7 @@ Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields) {
     if (!claimed) return StoreError{StoreErrc::DuplicateEmail, owner->second, "email"};
     lead->created_at = lead->updated_at = options_.clock();
     LeadPtr stored = std::move(lead);
+    keep_for_cut(shard, id, nullptr);
     shard.leads.emplace(id, stored);
     if (log_) log_->append(wal::RecordType::LeadPut, encode_lead(*stored));
     index_for_listing(stored);
@@ -228,6 +229,7 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
     next.updated_at = stamp_after(current.updated_at);
     next.version = current.version + 1;
     LeadPtr stored = std::make_shared<const Lead>(std::move(next));
+    keep_for_cut(shard, id, it->second);
     const LeadPtr previous = std::exchange(it->second, stored);
     if (log_) log_->append(wal::RecordType::LeadPut, encode_lead(*stored));
     index_for_listing(stored, previous.get());
@@ -249,6 +251,7 @@ Result<Millis> LeadStore::remove(WorkspaceId ws, LeadId id, std::optional<std::u
     const std::size_t stripe = stripe_index(key);
     StripeLocks stripe_lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
     email_stripes_[stripe].owners.erase(key);
+    keep_for_cut(shard, id, lead);
     shard.leads.erase(it);
     if (log_) log_->append(wal::RecordType::LeadDelete, encode_lead_deletion({ws, id}));
     unindex_from_listing(*lead);
@@ -346,22 +349,41 @@ bool LeadStore::restore_header(std::string_view payload) {
     return true;
 }
 
-LeadStore::Cut LeadStore::cut(const std::function<void()>& at_start) const {
-    // Every record up to the position at_start notes belongs to a change already in memory:
-    // a writer appends its record while holding its shard, after changing the shard.
-    at_start();
+LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut) const {
+    std::lock_guard one_at_a_time(cut_mu_);
     Cut cut;
-    const std::size_t estimate = size();
-    cut.leads.reserve(estimate + estimate / 16);  // room for creates during the copy
-    for (std::size_t i = 0; i < shard_count_; ++i) {
-        std::shared_lock lock(shards_[i].mu);
-        for (const auto& [id, lead] : shards_[i].leads) cut.leads.push_back(lead);
+    std::size_t total = 0;
+    {
+        // The instant of the cut: no change is in flight. Only flags are set while every shard
+        // is held, so the pause is a few microseconds whatever the store's size.
+        std::vector<std::unique_lock<std::shared_mutex>> locks;
+        locks.reserve(shard_count_);
+        for (std::size_t i = 0; i < shard_count_; ++i) locks.emplace_back(shards_[i].mu);
+        at_the_cut();
+        for (std::size_t i = 0; i < shard_count_; ++i) {
+            shards_[i].cut_pending = true;
+            total += shards_[i].leads.size();
+        }
+        wal::PayloadWriter header;
+        header.u64(ids_.next_counter());
+        header.u64(total);
+        cut.header = std::move(header.bytes());
     }
-    // Read after the copy: the counter is past every id copied (and recovery adds its margin).
-    wal::PayloadWriter header;
-    header.u64(ids_.next_counter());
-    header.u64(cut.leads.size());
-    cut.header = std::move(header.bytes());
+    cut.leads.reserve(total);
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+        // Shared: readers go on; writers of this shard wait for its copy only.
+        const Shard& shard = shards_[i];
+        std::shared_lock lock(shard.mu);
+        for (const auto& [id, lead] : shard.leads) {
+            auto kept = shard.at_cut.find(id);
+            if (kept == shard.at_cut.end()) cut.leads.push_back(lead);  // unchanged since the cut
+            else if (kept->second) cut.leads.push_back(kept->second);   // changed: as it was
+        }
+        for (const auto& [id, before] : shard.at_cut)
+            if (before && !shard.leads.contains(id)) cut.leads.push_back(before);  // deleted since
+        std::unordered_map<LeadId, LeadPtr>().swap(shard.at_cut);
+        shard.cut_pending = false;
+    }
     return cut;
 }
 

@@ -12,9 +12,9 @@
 //
 // Lock order (always acquired in this order, never the reverse):
 //   shard  ->  email stripes (ascending stripe index)  ->  directory_mu_  ->  WorkspaceLeads::mu
-// and the log's own mutex innermost (append() holds it only to frame a record). cut() runs its
-// callback (the key registry's mutex, then the log's) holding no store lock, then takes one
-// shard at a time.
+// and the log's own mutex innermost (append() holds it only to frame a record). cut() takes
+// every shard in ascending index order for a moment, then whatever its callback takes (the key
+// registry's mutex, then the log's); after that it takes one shard at a time.
 // A writer holds the lead's shard for the whole change, so two changes of one lead are
 // serialized, and holds the email stripes it touches from the uniqueness check until the change
 // is logged and listed, so the check-then-insert is atomic and two changes that pass one email
@@ -104,8 +104,7 @@ public:
     bool restore_lead(std::string_view payload);
     bool restore_deletion(std::string_view payload);
     bool restore_header(std::string_view payload);
-    // Recovery of a snapshot's leads (distinct ids, in order_for_restore's order; an email may
-    // appear twice in a fuzzy cut, the replay after it settles the owner): the
+    // Recovery of a snapshot's leads (distinct ids and emails, in order_for_restore's order): the
     // id map and the email + listing indexes are filled by two threads at once.
     void restore_snapshot_leads(std::vector<LeadPtr> leads);
     // Recovery's last step: a create that was visible (to a concurrent list or GET) but not yet
@@ -116,19 +115,20 @@ public:
     // for 2^32 restarts in the 64-bit counter.
     static constexpr std::uint64_t unlogged_id_allowance = 1ull << 32;
 
-    // A fuzzy cut for a snapshot: runs `at_start` (which notes the log position S), then copies
-    // out every lead pointer one shard at a time, each under that shard's shared lock. A lead
-    // changed after S may be copied in its newer state, but every such change has a record
-    // after S, and recovery replays the log from S + 1: records hold whole leads (or
-    // deletions) and replay in order, so each lead ends in the state of its last record. No
-    // change ever waits for more than one shard's copy (holding every shard for the whole copy
-    // stalled all requests for ~180 ns per lead). Leads are immutable, so the copy stays valid
+    // A consistent cut for a snapshot: every lead as it was at one instant. For a moment every
+    // shard is locked (no change in flight) while `at_the_cut` notes the log position and
+    // freezes the other state the snapshot needs, and each shard is marked "cut pending"; then
+    // the shards are copied one at a time. Until its shard is copied, a writer keeps the state
+    // a lead had at the cut (its pointer, or "did not exist") before changing it, and the copy
+    // uses those, so every shard is copied as it was at the cut. No request waits for more than
+    // one shard's copy (holding every shard for the whole copy stalled all requests ~180 ns per
+    // lead). Leads are immutable, so copying pointers is enough and the copy stays valid
     // however long writing it takes.
     struct Cut {
         std::string header;  // restore_header's payload: the id counter and the lead count
         std::vector<LeadPtr> leads;  // every lead, in no particular order
     };
-    Cut cut(const std::function<void()>& at_start) const;
+    Cut cut(const std::function<void()>& at_the_cut) const;
     // Sorts a cut's leads into the order restore_snapshot_leads expects: oldest first within
     // each workspace (the order that restores fastest). Outside every lock, hence separate.
     static void order_for_restore(std::vector<LeadPtr>& leads);
@@ -137,6 +137,10 @@ private:
     struct alignas(64) Shard {
         mutable std::shared_mutex mu;
         std::unordered_map<LeadId, LeadPtr> leads;
+        // A cut in progress that has not copied this shard yet (see cut()), and the state at
+        // the cut of each lead changed since (null: created since). Under mu.
+        mutable bool cut_pending = false;
+        mutable std::unordered_map<LeadId, LeadPtr> at_cut;
     };
     struct alignas(64) EmailStripe {
         std::mutex mu;
@@ -157,6 +161,11 @@ private:
     };
 
     Shard& shard_of(LeadId id) const { return shards_[id & (shard_count_ - 1)]; }
+    // Before a writer (holding the shard) changes lead `id`, whose current state is `before`
+    // (null: it does not exist yet): keeps that state for a cut that has not copied the shard.
+    static void keep_for_cut(Shard& shard, LeadId id, const LeadPtr& before) {
+        if (shard.cut_pending) shard.at_cut.try_emplace(id, before);
+    }
     std::size_t stripe_index(const std::string& key) const;
     WorkspaceLeads& workspace_leads(WorkspaceId ws);
     const WorkspaceLeads* find_workspace_leads(WorkspaceId ws) const;
@@ -169,6 +178,7 @@ private:
     Millis stamp_after(Millis previous) const;
 
     StoreOptions options_;
+    mutable std::mutex cut_mu_;  // one cut at a time
     std::size_t shard_count_;
     std::size_t stripe_count_;
     std::unique_ptr<Shard[]> shards_;
