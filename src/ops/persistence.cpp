@@ -81,8 +81,8 @@ std::error_code Persistence::snapshot() {
     wal::Seq covered = 0;
     std::uint64_t bytes_mark = 0;
     std::vector<std::pair<wal::RecordType, std::string>> key_records;
-    // The registry's records and the log position S are taken at one instant (registry lock,
-    // then inside rotate the log's); the leads are copied after, shard by shard (see cut()).
+    // Lock order: every shard (for the instant of the cut), then the registry, then (inside
+    // rotate) the log. The leads are copied after that instant, shard by shard (see cut()).
     auto cut = store_.cut([&] {
         key_records = keys_.snapshot_records([&] {
             covered = log_->rotate();
