@@ -62,9 +62,8 @@ class LogDurabilityGate final : public http::DurabilityGate {
 public:
     explicit LogDurabilityGate(wal::Log& log) : log_(log) {}
     void when_durable(std::function<void(bool)> done) override {
-        log_.when_durable(log_.last_seq(), std::move(done), wal::Log::Wake::Later);
+        log_.when_durable(log_.last_seq(), std::move(done));
     }
-    void flush() override { log_.flush(); }
 
 private:
     wal::Log& log_;

@@ -62,8 +62,8 @@ bool is_write(std::string_view method) {
 //
 // Group commit across connections, per event-loop round: the writes this thread answers in one
 // round of its loop (the other connections' requests whose reads completed with this one) are
-// parked together; a handler posted behind them runs after them, registers ONE waiter with the
-// gate for everything appended so far and wakes the flusher once. When that batch is durable,
+// parked together; a handler posted behind them runs after them and registers ONE waiter with
+// the gate for everything appended so far (one flusher wake-up). When that batch is durable,
 // one post brings the whole group back. Each io_context has its own thread, so the parked group
 // is per thread.
 awaitable<bool> wait_until_durable(DurabilityGate& gate) {
@@ -83,7 +83,6 @@ awaitable<bool> wait_until_durable(DurabilityGate& gate) {
                         for (auto& waiting : *group) std::move(waiting)(ok);
                     });
                 });
-                gate.flush();
             });
         },
         use_awaitable);

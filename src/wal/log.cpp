@@ -48,25 +48,17 @@ Seq Log::append(RecordType type, std::string_view payload) {
     return seq;
 }
 
-void Log::when_durable(Seq seq, std::function<void(bool)> done, Wake wake) {
+void Log::when_durable(Seq seq, std::function<void(bool)> done) {
     {
         std::lock_guard lock(mu_);
         if (seq > durable_) {
             waiters_.emplace(seq, std::move(done));
-            if (wake == Wake::Now) {
-                flush_requested_ = true;
-                wake_.notify_one();
-            }
+            flush_requested_ = true;
+            wake_.notify_one();
             return;
         }
     }
     done(true);
-}
-
-void Log::flush() {
-    std::lock_guard lock(mu_);
-    flush_requested_ = true;
-    wake_.notify_one();
 }
 
 bool Log::wait_durable(Seq seq) {

@@ -28,10 +28,9 @@ namespace leadd::http {
 class DurabilityGate {
 public:
     virtual ~DurabilityGate() = default;
-    // Registers `done` without starting a flush; the server calls flush() once per event-loop
-    // round for all the writes it answered in that round (group commit across connections).
+    // The server calls it once per event-loop round for all the writes it answered in that
+    // round (see wait_until_durable in server.cpp): `done` covers everything written so far.
     virtual void when_durable(std::function<void(bool)> done) = 0;
-    virtual void flush() = 0;
 };
 
 struct ServerOptions {

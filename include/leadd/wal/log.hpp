@@ -25,9 +25,10 @@
 // written when the disk comes back).
 //
 // Waking the flusher: append() does not wake it (on a busy core every wake-up is a context
-// switch that preempts the worker, and batches shrink to one record). A waiter asks for a flush
-// (when_durable with Wake::Now, or flush()); a batch past eager_flush_bytes wakes it; and it
-// wakes by itself every flush_backstop, so a record nobody waits for is still written promptly.
+// switch that preempts the worker, and batches shrink to one record). A waiter does
+// (when_durable; the server registers one waiter per event-loop round); so does a batch past
+// eager_flush_bytes; and it wakes by itself every flush_backstop, so a record nobody waits for
+// is still written promptly.
 //
 // Segments: wal-<first seq, 16 hex>.log; a new one when the current passes segment_bytes or
 // rotate() asks. A segment can be deleted once a snapshot covers every record in it, i.e. once
@@ -93,15 +94,10 @@ public:
     bool writable() const { return writable_.load(std::memory_order_acquire); }
 
     // `done(true)` once `seq` is durable under the policy, or `done(false)` on giving up (see
-    // above). May run on the calling thread (at once) or on the flusher thread.
-    // Wake::Later leaves the flusher asleep: the caller promises a flush() soon, which lets a
-    // worker register the waiters of all the requests it handles in one event-loop round and
-    // wake the flusher once for all of them (see "Waking the flusher" above).
-    enum class Wake { Now, Later };
-    void when_durable(Seq seq, std::function<void(bool)> done, Wake wake = Wake::Now);
+    // above); wakes the flusher if `seq` is not durable yet. May run on the calling thread (at
+    // once) or on the flusher thread.
+    void when_durable(Seq seq, std::function<void(bool)> done);
     bool wait_durable(Seq seq);  // blocking; for start-up and shutdown, never on a worker
-    // Wakes the flusher to write (and under always, sync) everything queued.
-    void flush();
 
     // Asks for a new segment before the next write; returns the last seq appended so far.
     Seq rotate();
