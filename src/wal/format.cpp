@@ -73,6 +73,11 @@ void frame_record(std::string& out, RecordType type, Seq seq, std::string_view p
     for (int i = 0; i < 4; ++i) out[start + i] = static_cast<char>(crc >> (8 * i));
 }
 
+RecordHeader read_record_header(const char* p) {
+    return {static_cast<std::uint32_t>(get_le(p, 4)), static_cast<std::uint32_t>(get_le(p + 4, 4)),
+            static_cast<std::uint8_t>(p[8]), get_le(p + 9, 8)};
+}
+
 std::optional<RecordView> RecordReader::next() {
     if (stop_ != Stop::None) return std::nullopt;
     const std::size_t left = data_.size() - offset_;
@@ -85,8 +90,7 @@ std::optional<RecordView> RecordReader::next() {
         return std::nullopt;
     }
     const char* p = data_.data() + offset_;
-    const auto crc = static_cast<std::uint32_t>(get_le(p, 4));
-    const auto length = static_cast<std::uint32_t>(get_le(p + 4, 4));
+    const auto [crc, length, type, seq] = read_record_header(p);
     if (length > max_record_payload) {
         stop_ = Stop::BadLength;
         return std::nullopt;
@@ -99,13 +103,11 @@ std::optional<RecordView> RecordReader::next() {
         stop_ = Stop::BadChecksum;
         return std::nullopt;
     }
-    const auto type = static_cast<std::uint8_t>(p[8]);
     if (type < 1 || type > static_cast<std::uint8_t>(RecordType::SnapshotEnd)) {
         stop_ = Stop::BadType;
         return std::nullopt;
     }
-    RecordView view{static_cast<RecordType>(type), get_le(p + 9, 8),
-                    std::string_view(p + record_header_bytes, length)};
+    RecordView view{static_cast<RecordType>(type), seq, std::string_view(p + record_header_bytes, length)};
     offset_ += record_header_bytes + length;
     return view;
 }

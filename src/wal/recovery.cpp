@@ -19,24 +19,12 @@ std::string where(const std::string& file, std::size_t offset) {
 // True if some complete, checksummed record with a plausible seq starts after `from`: then the
 // damage at `from` is not a torn tail but a hole in the middle of the log.
 bool valid_record_after(std::string_view data, std::size_t from, Seq after_seq) {
-    const auto le = [&](std::size_t at, int n) {
-        std::uint64_t v = 0;
-        for (int k = n - 1; k >= 0; --k) v = v << 8 | static_cast<unsigned char>(data[at + k]);
-        return v;
-    };
     for (std::size_t off = from + 1; off + record_header_bytes <= data.size(); ++off) {
-        // Cheap header checks first: a checksum over every candidate length at every offset
-        // would make a long garbage tail cost quadratic time.
-        const auto length = le(off + 4, 4);
-        const auto type = static_cast<unsigned char>(data[off + 8]);
-        const auto seq = le(off + 9, 8);
-        if (length > data.size() - off - record_header_bytes || type < 1 ||
-            type > static_cast<unsigned char>(RecordType::SnapshotEnd) || seq <= after_seq ||
-            seq - after_seq >= (1ull << 32))
-            continue;
-        RecordReader probe(data.substr(off));
-        auto rec = probe.next();
-        if (rec && rec->seq > after_seq && rec->seq - after_seq < (1ull << 32)) return true;
+        // The header's seq first: a checksum over every candidate length at every offset would
+        // make a long garbage tail cost quadratic time. RecordReader checks the rest.
+        const auto header = read_record_header(data.data() + off);
+        if (header.seq <= after_seq || header.seq - after_seq >= (1ull << 32)) continue;
+        if (RecordReader(data.substr(off)).next()) return true;
     }
     return false;
 }

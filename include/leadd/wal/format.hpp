@@ -42,6 +42,17 @@ std::uint32_t crc32c(std::string_view data);
 // Appends one framed record to `out`.
 void frame_record(std::string& out, RecordType type, Seq seq, std::string_view payload);
 
+// The header fields of the record at `p` (record_header_bytes readable), taken as they are:
+// nothing is checked, not even the type. RecordReader validates them; a scan for records can
+// reject impossible candidates with them before paying for a checksum.
+struct RecordHeader {
+    std::uint32_t crc;
+    std::uint32_t length;
+    std::uint8_t type;
+    Seq seq;
+};
+RecordHeader read_record_header(const char* p);
+
 struct RecordView {
     RecordType type;
     Seq seq;
