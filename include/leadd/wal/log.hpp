@@ -62,7 +62,7 @@ struct LogOptions {
     std::uint64_t segment_bytes = 64ull << 20;
     std::chrono::milliseconds retry_interval{200};
     std::chrono::milliseconds give_up_after{5000};
-    std::chrono::milliseconds flush_backstop{2};  // see "Waking the flusher"
+    std::chrono::milliseconds flush_backstop{20};  // see "Waking the flusher"
     std::size_t eager_flush_bytes = 256 * 1024;
     std::shared_ptr<FileSystem> fs;
 };
