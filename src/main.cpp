@@ -1,7 +1,6 @@
 // Wires the parts together: config, logging, recovery, keys, routes, server.
 
-#include "leadd/api/admin_handlers.hpp"
-#include "leadd/api/lead_handlers.hpp"
+#include "leadd/api/routes.hpp"
 #include "leadd/auth/key_registry.hpp"
 #include "leadd/http/envelope.hpp"
 #include "leadd/http/server.hpp"
@@ -151,15 +150,11 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    http::Router router;
-    health.register_routes(router);
     api::LeadHandlers leads(store, keys);
-    leads.register_routes(router);
     std::optional<api::AdminHandlers> admin;
-    if (config.admin_token) {
-        admin.emplace(keys, store, auth::sha256(*config.admin_token));
-        admin->register_routes(router);
-    }
+    if (config.admin_token) admin.emplace(keys, store, auth::sha256(*config.admin_token));
+    http::Router router;
+    api::register_service_routes(router, {health, leads, admin ? &*admin : nullptr});
     LogDurabilityGate gate(persistence.log());
     server.set_durability_gate(gate);
     server.set_router(router);

@@ -1,5 +1,6 @@
 #include "leadd/http/server.hpp"
 
+#include "leadd/http/beast_request.hpp"
 #include "leadd/http/envelope.hpp"
 #include "leadd/ops/logging.hpp"
 
@@ -208,17 +209,7 @@ awaitable<void> Server::Impl::accept_loop() {
 
 Response Server::Impl::handle(bhttp::request<bhttp::string_body>& req, std::string request_id,
                               bool body_too_large) {
-    Request r;
-    r.method = req.method_string();
-    const std::string_view target = req.target();
-    const auto q = target.find('?');
-    r.path = target.substr(0, q);
-    r.query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-    r.body = req.body();
-    r.headers.reserve(16);
-    for (const auto& field : req) r.headers.emplace_back(field.name_string(), field.value());
-    r.request_id = std::move(request_id);
-    r.body_too_large = body_too_large;
+    const Request r = view_request(req, std::move(request_id), body_too_large);
     try {
         return router.load(std::memory_order_acquire)->route(r);
     } catch (const std::exception& e) {

@@ -1,0 +1,11 @@
+#include "leadd/api/routes.hpp"
+
+namespace leadd::api {
+
+void register_service_routes(http::Router& router, const RouteSources& sources) {
+    sources.health.register_routes(router);
+    sources.leads.register_routes(router);
+    if (sources.admin) sources.admin->register_routes(router);
+}
+
+}  // namespace leadd::api
