@@ -100,7 +100,10 @@ int main(int argc, char** argv) {
     server_options.host = config.listen_host;
     server_options.port = config.listen_port;
     server_options.threads = config.threads;
+    server_options.max_connections = config.max_connections;
     server_options.max_body_bytes = config.max_body_bytes;
+    server_options.max_header_bytes = config.max_header_bytes;
+    server_options.max_header_count = config.max_header_count;
     server_options.header_timeout = config.header_timeout;
     server_options.read_timeout = config.read_timeout;
     server_options.idle_timeout = config.idle_timeout;
@@ -150,7 +153,8 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    api::LeadHandlers leads(store, keys);
+    auth::RateLimiter rate_limiter(config.rate_limit_per_hour);
+    api::LeadHandlers leads(store, keys, &rate_limiter);
     std::optional<api::AdminHandlers> admin;
     if (config.admin_token) admin.emplace(keys, store, auth::sha256(*config.admin_token));
     http::Router router;

@@ -75,17 +75,25 @@ std::optional<std::uint64_t> expected_version(const http::Request& request, cons
 }  // namespace
 
 void LeadHandlers::register_routes(http::Router& router) {
-    router.add("POST", "/api/v1/leads", [this](auto& rq, auto&) { return create(rq); });
-    router.add("GET", "/api/v1/leads", [this](auto& rq, auto&) { return list(rq); });
-    router.add("GET", "/api/v1/leads/{leadId}", [this](auto& rq, auto& p) { return get(rq, p[0]); });
-    router.add("PUT", "/api/v1/leads/{leadId}", [this](auto& rq, auto& p) { return update(rq, p[0]); });
-    router.add("PATCH", "/api/v1/leads/{leadId}", [this](auto& rq, auto& p) { return update(rq, p[0]); });
-    router.add("DELETE", "/api/v1/leads/{leadId}", [this](auto& rq, auto& p) { return remove(rq, p[0]); });
+    // One admitted route: admit_caller in front of `handle(request, workspace, path params)`.
+    auto admitted = [this](auto handle) {
+        return [this, handle](const http::Request& rq, const http::PathParams& p) {
+            return admit_caller(rq, keys_, limiter_, [&](store::WorkspaceId ws) { return handle(rq, ws, p); });
+        };
+    };
+    router.add("POST", "/api/v1/leads", admitted([this](auto& rq, auto ws, auto&) { return create(rq, ws); }));
+    router.add("GET", "/api/v1/leads", admitted([this](auto& rq, auto ws, auto&) { return list(rq, ws); }));
+    router.add("GET", "/api/v1/leads/{leadId}",
+               admitted([this](auto& rq, auto ws, auto& p) { return get(rq, ws, p[0]); }));
+    router.add("PUT", "/api/v1/leads/{leadId}",
+               admitted([this](auto& rq, auto ws, auto& p) { return update(rq, ws, p[0]); }));
+    router.add("PATCH", "/api/v1/leads/{leadId}",
+               admitted([this](auto& rq, auto ws, auto& p) { return update(rq, ws, p[0]); }));
+    router.add("DELETE", "/api/v1/leads/{leadId}",
+               admitted([this](auto& rq, auto ws, auto& p) { return remove(rq, ws, p[0]); }));
 }
 
-http::Response LeadHandlers::create(const http::Request& request) const {
-    auto ws = authenticate(request, keys_);
-    if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
+http::Response LeadHandlers::create(const http::Request& request, store::WorkspaceId ws) const {
     // The parsed body lives in a stack arena for this call only; validation copies out what
     // the store keeps.
     unsigned char arena[4096];
@@ -97,21 +105,19 @@ http::Response LeadHandlers::create(const http::Request& request) const {
 
     auto& lead = std::get<store::NewLead>(fields);
     const std::string sent_email = lead.email;
-    auto created = store_.create(std::get<store::WorkspaceId>(ws), std::move(lead));
+    auto created = store_.create(ws, std::move(lead));
     if (!created) return store_error(request, created.error(), sent_email);
     auto r = lead_response(201, *created.value());
     r.set_header("Location", "/api/v1/leads/" + store::format_hex_id("lead_", created.value()->id));
     return r;
 }
 
-http::Response LeadHandlers::list(const http::Request& request) const {
-    auto ws = authenticate(request, keys_);
-    if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
+http::Response LeadHandlers::list(const http::Request& request, store::WorkspaceId ws) const {
     auto query = parse_list_query(request.query);
     if (auto* e = std::get_if<FieldError>(&query)) return validation_error(request, *e);
     const auto& q = std::get<store::ListQuery>(query);
 
-    const auto page = store_.list(std::get<store::WorkspaceId>(ws), q);
+    const auto page = store_.list(ws, q);
     const std::size_t total_pages = (page.total + q.limit - 1) / q.limit;
     const json::object pagination{{"page", q.page},
                                   {"limit", q.limit},
@@ -131,11 +137,10 @@ http::Response LeadHandlers::list(const http::Request& request) const {
     return http::success_response_text(200, data);
 }
 
-http::Response LeadHandlers::get(const http::Request& request, std::string_view lead_id) const {
-    auto ws = authenticate(request, keys_);
-    if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
+http::Response LeadHandlers::get(const http::Request& request, store::WorkspaceId ws,
+                                  std::string_view lead_id) const {
     const auto id = store::parse_hex_id("lead_", lead_id);
-    const auto lead = id ? store_.get(std::get<store::WorkspaceId>(ws), *id) : nullptr;
+    const auto lead = id ? store_.get(ws, *id) : nullptr;
     if (!lead) return lead_not_found(request);
     if (request.has_header("If-None-Match")) {
         if (etag_condition_matches(request.header("If-None-Match"), lead->version, EtagComparison::Weak)) {
@@ -149,36 +154,32 @@ http::Response LeadHandlers::get(const http::Request& request, std::string_view 
     return lead_response(200, *lead);
 }
 
-http::Response LeadHandlers::update(const http::Request& request, std::string_view lead_id) const {
-    auto ws = authenticate(request, keys_);
-    if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
-    const auto workspace = std::get<store::WorkspaceId>(ws);
+http::Response LeadHandlers::update(const http::Request& request, store::WorkspaceId ws,
+                                  std::string_view lead_id) const {
     unsigned char arena[4096];  // see create()
     json::monotonic_resource resource(arena, sizeof arena);
     auto body = parse_json_object(request, &resource);
     if (auto* bad = std::get_if<http::Response>(&body)) return std::move(*bad);
-    auto patch = validate_patch(std::get<json::object>(body), lead_id, workspace);
+    auto patch = validate_patch(std::get<json::object>(body), lead_id, ws);
     if (auto* e = std::get_if<FieldError>(&patch)) return validation_error(request, *e);
 
     const auto id = store::parse_hex_id("lead_", lead_id);
     if (!id) return lead_not_found(request);
     auto& p = std::get<store::LeadPatch>(patch);
-    if (request.has_header("If-Match")) p.if_match = expected_version(request, store_.get(workspace, *id));
+    if (request.has_header("If-Match")) p.if_match = expected_version(request, store_.get(ws, *id));
     const std::string sent_email = p.email.value_or("");
-    auto updated = store_.update(workspace, *id, p);
+    auto updated = store_.update(ws, *id, p);
     if (!updated) return store_error(request, updated.error(), sent_email, &std::get<json::object>(body));
     return lead_response(200, *updated.value());
 }
 
-http::Response LeadHandlers::remove(const http::Request& request, std::string_view lead_id) const {
-    auto ws = authenticate(request, keys_);
-    if (auto* denied = std::get_if<http::Response>(&ws)) return std::move(*denied);
+http::Response LeadHandlers::remove(const http::Request& request, store::WorkspaceId ws,
+                                  std::string_view lead_id) const {
     const auto id = store::parse_hex_id("lead_", lead_id);
     if (!id) return lead_not_found(request);
-    const auto workspace = std::get<store::WorkspaceId>(ws);
     const auto expected =
-        request.has_header("If-Match") ? expected_version(request, store_.get(workspace, *id)) : std::nullopt;
-    auto deleted = store_.remove(workspace, *id, expected);
+        request.has_header("If-Match") ? expected_version(request, store_.get(ws, *id)) : std::nullopt;
+    auto deleted = store_.remove(ws, *id, expected);
     if (!deleted) return store_error(request, deleted.error());
     json::object body{{"success", true},
                       {"message", "Lead deleted successfully"},

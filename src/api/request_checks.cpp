@@ -42,16 +42,15 @@ std::optional<std::string_view> bearer_token(const http::Request& request) {
     return value;
 }
 
-std::variant<store::WorkspaceId, http::Response> authenticate(const http::Request& request,
-                                                              const auth::KeyRegistry& keys) {
+std::variant<auth::Caller, http::Response> authenticate(const http::Request& request,
+                                                        const auth::KeyRegistry& keys) {
     const auto token = bearer_token(request);
     if (!token)
         return unauthorized(request, "MISSING_AUTH_HEADER",
                             "Authorization header must be 'Bearer <api key>'");
-    const auto ws = keys.authenticate(*token);
-    if (!ws) return unauthorized(request, "INVALID_API_KEY", "Invalid or revoked API key");
-    if (auto refused = refuse_unread_body(request)) return std::move(*refused);
-    return *ws;
+    const auto caller = keys.authenticate(*token);
+    if (!caller) return unauthorized(request, "INVALID_API_KEY", "Invalid or revoked API key");
+    return *caller;
 }
 
 std::optional<http::Response> refuse_unread_body(const http::Request& request) {
@@ -91,6 +90,24 @@ http::Response validation_error(const http::Request& request, const FieldError& 
     return http::error_response(
         400, "VALIDATION_ERROR", "Validation failed", request,
         {{"field", error.field}, {"value", error.value}, {"message", error.message}});
+}
+
+http::Response rate_limited(const http::Request& request, const auth::Quota& quota) {
+    auto r = http::error_response(
+        429, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded", request,
+        {{"limit", quota.limit},
+         {"retryAfter", quota.retry_after},
+         {"message", "This API key made " + std::to_string(quota.used) + " requests in the last 60 minutes; try again in " +
+                         std::to_string(quota.retry_after) + " seconds"}});
+    r.set_header("Retry-After", std::to_string(quota.retry_after));
+    return r;
+}
+
+void add_rate_limit_headers(http::Response& response, const auth::Quota& quota) {
+    response.set_header("X-RateLimit-Limit", std::to_string(quota.limit));
+    response.set_header("X-RateLimit-Remaining", std::to_string(quota.remaining));
+    response.set_header("X-RateLimit-Reset", std::to_string(quota.reset_at));
+    response.set_header("X-RateLimit-Used", std::to_string(quota.used));
 }
 
 }  // namespace leadd::api

@@ -135,12 +135,12 @@ std::vector<std::pair<wal::RecordType, std::string>> KeyRegistry::snapshot_recor
     return records;
 }
 
-std::optional<WorkspaceId> KeyRegistry::authenticate(std::string_view api_key) const {
+std::optional<Caller> KeyRegistry::authenticate(std::string_view api_key) const {
     const Digest digest = sha256(api_key);
     std::shared_lock lock(mu_);
     auto [first, last] = keys_by_bucket_.equal_range(bucket_of(digest));
     for (auto it = first; it != last; ++it)
-        if (constant_time_equal(it->second.digest, digest)) return it->second.workspace;
+        if (constant_time_equal(it->second.digest, digest)) return Caller{it->second.workspace, it->second.id};
     return std::nullopt;
 }
 

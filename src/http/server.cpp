@@ -156,6 +156,7 @@ struct Server::Impl {
 
     awaitable<void> accept_loop();
     awaitable<void> serve(std::shared_ptr<Session> session);
+    awaitable<void> turn_away(std::shared_ptr<Session> session);
     void begin_shutdown();
     void end_drain() {
         if (drain_deadline) drain_deadline->cancel();
@@ -190,6 +191,10 @@ awaitable<void> Server::Impl::accept_loop() {
         auto session = std::make_shared<Session>(std::move(socket));
         {
             std::lock_guard lock(sessions_mu);
+            if (sessions.size() >= options.max_connections) {
+                asio::co_spawn(target, turn_away(std::move(session)), asio::detached);
+                continue;
+            }
             sessions.insert(session);
         }
         asio::co_spawn(target, serve(session), [this, s = session](std::exception_ptr e) {
@@ -205,6 +210,28 @@ awaitable<void> Server::Impl::accept_loop() {
             if (stopping && sessions.empty()) asio::post(*contexts[0], [this] { end_drain(); });
         });
     }
+}
+
+// Over --max-connections: the client hears why (503 in the envelope, Retry-After) instead of a
+// bare reset, and the connection is closed. Its request is not read; the answer goes out at
+// once, and a second later at most the socket is gone whatever the client does.
+awaitable<void> Server::Impl::turn_away(std::shared_ptr<Session> session) {
+    auto& stream = session->stream;
+    Request r;
+    r.request_id = generate_request_id();
+    auto response = error_response(503, "SERVICE_UNAVAILABLE", "Too many open connections; try again shortly", r);
+    response.set_header("Retry-After", "1");
+    std::string wire;
+    serialize_response(wire, response, r.request_id, false, 11);
+    stream.expires_after(std::chrono::seconds(1));
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(wire), as_tuple);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    // Closing with the client's request unread would reset the connection, and the reset can
+    // overtake the answer; read (and drop) until the client closes or the second is up.
+    std::array<char, 4096> sink;
+    while (!ec) std::tie(ec, n) = co_await stream.async_read_some(asio::buffer(sink), as_tuple);
+    stream.socket().close(ignored);
 }
 
 Response Server::Impl::handle(bhttp::request<bhttp::string_body>& req, std::string request_id,
@@ -273,6 +300,11 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, as_tuple);
         if (hec == bhttp::error::header_limit) {
             co_await refuse(431, "HEADERS_TOO_LARGE", "Request headers are too large");
+            break;
+        }
+        const auto& fields = parser.get();
+        if (!hec && static_cast<std::size_t>(std::distance(fields.begin(), fields.end())) > options.max_header_count) {
+            co_await refuse(431, "HEADERS_TOO_LARGE", "Request has too many header fields");
             break;
         }
         bool too_large = hec == bhttp::error::body_limit;

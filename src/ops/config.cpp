@@ -33,6 +33,7 @@ struct Raw {
     std::int64_t fsync_interval_ms = 0, snapshot_every_bytes = 0, segment_bytes = 0;
     std::int64_t threads = 0, shards = 0, max_body_bytes = 0;
     std::int64_t header_timeout_ms = 0, read_timeout_ms = 0, idle_timeout_ms = 0;
+    std::int64_t max_connections = 0, max_header_bytes = 0, max_header_count = 0, rate_limit_per_hour = 0;
 };
 
 // The flags in the groups `leadd --help` shows them in; `all` has every group plus help/version.
@@ -47,8 +48,14 @@ void describe(Flags& flags, Raw& raw, const Config& d) {
          "address:port to listen on ([::1]:8080 for IPv6)")
         ("threads", po::value(&raw.threads)->default_value(std::max<std::int64_t>(1, std::thread::hardware_concurrency())),
          "worker threads, each with its own event loop (the default: this machine's CPUs)")
+        ("max-connections", po::value(&raw.max_connections)->default_value(static_cast<std::int64_t>(d.max_connections)),
+         "open connections at most; one more gets 503 and is closed")
         ("max-body-bytes", po::value(&raw.max_body_bytes)->default_value(static_cast<std::int64_t>(d.max_body_bytes)),
          "largest request body; larger gets 413")
+        ("max-header-bytes", po::value(&raw.max_header_bytes)->default_value(static_cast<std::int64_t>(d.max_header_bytes)),
+         "largest request line + headers; larger gets 431")
+        ("max-header-count", po::value(&raw.max_header_count)->default_value(static_cast<std::int64_t>(d.max_header_count)),
+         "most header fields in a request; more gets 431")
         ("header-timeout-ms", po::value(&raw.header_timeout_ms)->default_value(d.header_timeout.count()),
          "time to receive a request's headers once it has started")
         ("read-timeout-ms", po::value(&raw.read_timeout_ms)->default_value(d.read_timeout.count()),
@@ -77,7 +84,9 @@ void describe(Flags& flags, Raw& raw, const Config& d) {
     po::options_description& security = flags.security;
     security.add_options()
         ("admin-token-file", po::value(&raw.admin_token_file),
-         "file holding the admin token (enables /api/v1/admin)");
+         "file holding the admin token (enables /api/v1/admin)")
+        ("rate-limit-per-hour", po::value(&raw.rate_limit_per_hour)->default_value(static_cast<std::int64_t>(d.rate_limit_per_hour)),
+         "requests per API key in any 60 minutes; more get 429 (0: no limit)");
     po::options_description& logging = flags.logging;
     logging.add_options()
         ("log-level", po::value(&raw.log_level)->default_value(d.log_level),
@@ -262,8 +271,17 @@ CommandLine check_values(const Raw& raw, const EnvLookup& env) {
     if (raw.shards < 1 || raw.shards > 65536 || (raw.shards & (raw.shards - 1)) != 0)
         return fail("--shards must be a power of two from 1 to 65536");
     config.shards = static_cast<std::size_t>(raw.shards);
+    if (raw.max_connections < 1) return fail("--max-connections must be at least 1");
+    config.max_connections = static_cast<std::size_t>(raw.max_connections);
     if (raw.max_body_bytes < 1) return fail("--max-body-bytes must be at least 1");
     config.max_body_bytes = static_cast<std::size_t>(raw.max_body_bytes);
+    // Below 1 KiB a request line with an API key and a JSON content type no longer fits.
+    if (raw.max_header_bytes < 1024) return fail("--max-header-bytes must be at least 1024");
+    config.max_header_bytes = static_cast<std::size_t>(raw.max_header_bytes);
+    if (raw.max_header_count < 8) return fail("--max-header-count must be at least 8");
+    config.max_header_count = static_cast<std::size_t>(raw.max_header_count);
+    if (raw.rate_limit_per_hour < 0) return fail("--rate-limit-per-hour must be 0 (off) or more");
+    config.rate_limit_per_hour = static_cast<std::uint64_t>(raw.rate_limit_per_hour);
     for (auto [value, name, out] : {std::tuple{raw.header_timeout_ms, "--header-timeout-ms", &config.header_timeout},
                                     std::tuple{raw.read_timeout_ms, "--read-timeout-ms", &config.read_timeout},
                                     std::tuple{raw.idle_timeout_ms, "--idle-timeout-ms", &config.idle_timeout}}) {

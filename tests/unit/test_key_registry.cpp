@@ -47,13 +47,13 @@ TEST_CASE("authenticate returns the key's workspace", "[keys]") {
     const auto key_b = keys.issue_key(b.id);
     REQUIRE(key_a);
     REQUIRE(key_b);
-    CHECK(keys.authenticate(key_a->api_key) == std::optional<leadd::store::WorkspaceId>(a.id));
-    CHECK(keys.authenticate(key_b->api_key) == std::optional<leadd::store::WorkspaceId>(b.id));
+    CHECK(keys.authenticate(key_a->api_key) == leadd::auth::Caller{a.id, key_a->key_id});
+    CHECK(keys.authenticate(key_b->api_key) == leadd::auth::Caller{b.id, key_b->key_id});
     // Several keys of one workspace all work.
     const auto key_a2 = keys.issue_key(a.id);
     REQUIRE(key_a2);
-    CHECK(keys.authenticate(key_a2->api_key) == std::optional<leadd::store::WorkspaceId>(a.id));
-    CHECK(keys.authenticate(key_a->api_key) == std::optional<leadd::store::WorkspaceId>(a.id));
+    CHECK(keys.authenticate(key_a2->api_key)->workspace == a.id);
+    CHECK(keys.authenticate(key_a->api_key)->workspace == a.id);
 }
 
 TEST_CASE("unknown and altered keys fail", "[keys]") {
@@ -88,11 +88,11 @@ TEST_CASE("a revoked key fails; the workspace's other keys still work", "[keys]"
 
     CHECK(keys.revoke(k1->key_id).has_value());
     CHECK_FALSE(keys.authenticate(k1->api_key));
-    CHECK(keys.authenticate(k2->api_key) == std::optional<leadd::store::WorkspaceId>(ws.id));
+    CHECK(keys.authenticate(k2->api_key)->workspace == ws.id);
     // Revoking twice, or an unknown key, reports nothing to revoke.
     CHECK_FALSE(keys.revoke(k1->key_id).has_value());
     CHECK_FALSE(keys.revoke(k1->key_id ^ 1).has_value());
-    CHECK(keys.authenticate(k2->api_key) == std::optional<leadd::store::WorkspaceId>(ws.id));
+    CHECK(keys.authenticate(k2->api_key)->workspace == ws.id);
 }
 
 TEST_CASE("a key cannot be issued for an unknown workspace", "[keys]") {
@@ -140,7 +140,7 @@ TEST_CASE("key ids are distinct across workspaces", "[keys]") {
             const auto key = keys.issue_key(ws.id);
             REQUIRE(key);
             key_ids.insert(key->key_id);
-            CHECK(keys.authenticate(key->api_key) == std::optional<leadd::store::WorkspaceId>(ws.id));
+            CHECK(keys.authenticate(key->api_key)->workspace == ws.id);
         }
     }
     CHECK(key_ids.size() == 200);

@@ -4,6 +4,7 @@
 // invariant (email uniqueness, stamping, versions) belongs to the store.
 
 #include "leadd/auth/key_registry.hpp"
+#include "leadd/auth/rate_limiter.hpp"
 #include "leadd/http/router.hpp"
 #include "leadd/store/lead_store.hpp"
 
@@ -11,20 +12,24 @@ namespace leadd::api {
 
 class LeadHandlers {
 public:
-    LeadHandlers(store::LeadStore& store, const auth::KeyRegistry& keys)
-        : store_(store), keys_(keys) {}
+    // `limiter`: the per-key rate limit (--rate-limit-per-hour); null or off means none.
+    LeadHandlers(store::LeadStore& store, const auth::KeyRegistry& keys, auth::RateLimiter* limiter = nullptr)
+        : store_(store), keys_(keys), limiter_(limiter) {}
 
+    // Each route runs admit_caller (authentication, rate limit, body size) before its handler.
     void register_routes(http::Router& router);
 
-    http::Response create(const http::Request& request) const;
-    http::Response list(const http::Request& request) const;
-    http::Response get(const http::Request& request, std::string_view lead_id) const;
-    http::Response update(const http::Request& request, std::string_view lead_id) const;
-    http::Response remove(const http::Request& request, std::string_view lead_id) const;
+    // For a caller already admitted into `ws`.
+    http::Response create(const http::Request& request, store::WorkspaceId ws) const;
+    http::Response list(const http::Request& request, store::WorkspaceId ws) const;
+    http::Response get(const http::Request& request, store::WorkspaceId ws, std::string_view lead_id) const;
+    http::Response update(const http::Request& request, store::WorkspaceId ws, std::string_view lead_id) const;
+    http::Response remove(const http::Request& request, store::WorkspaceId ws, std::string_view lead_id) const;
 
 private:
     store::LeadStore& store_;
     const auth::KeyRegistry& keys_;
+    auth::RateLimiter* limiter_;
 };
 
 }  // namespace leadd::api

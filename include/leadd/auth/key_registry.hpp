@@ -35,6 +35,13 @@ struct Workspace {
     Millis created_at;
 };
 
+// Who an API key says the caller is.
+struct Caller {
+    WorkspaceId workspace;
+    KeyId key;
+    bool operator==(const Caller&) const = default;
+};
+
 struct IssuedKey {
     std::string api_key;  // plaintext, shown once
     KeyId key_id;
@@ -50,8 +57,8 @@ public:
     // The revocation time, or nullopt if no such key (or already revoked).
     std::optional<Millis> revoke(KeyId key);
 
-    // The workspace of a valid, unrevoked key.
-    std::optional<WorkspaceId> authenticate(std::string_view api_key) const;
+    // The workspace and id of a valid, unrevoked key.
+    std::optional<Caller> authenticate(std::string_view api_key) const;
 
     std::vector<Workspace> workspaces() const;  // in creation order
     bool empty() const;

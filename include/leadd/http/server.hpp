@@ -37,8 +37,10 @@ struct ServerOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;  // 0 picks a free port; see bound_port()
     unsigned threads = 1;
+    std::size_t max_connections = 10'000;  // one more is answered 503 and closed
     std::size_t max_body_bytes = 1024 * 1024;
-    std::size_t max_header_bytes = 16 * 1024;
+    std::size_t max_header_bytes = 16 * 1024;  // request line + headers; more gets 431
+    std::size_t max_header_count = 128;        // header fields; more gets 431
     std::chrono::milliseconds header_timeout{10'000};
     std::chrono::milliseconds read_timeout{30'000};
     std::chrono::milliseconds idle_timeout{60'000};

@@ -19,7 +19,11 @@ struct Config {
     std::filesystem::path data_dir = "./data";
     unsigned threads = 1;  // set to the hardware threads by parse_command_line
     std::size_t shards = 64;
+    std::size_t max_connections = 10'000;
     std::size_t max_body_bytes = 1024 * 1024;
+    std::size_t max_header_bytes = 16 * 1024;
+    std::size_t max_header_count = 128;
+    std::uint64_t rate_limit_per_hour = 0;  // 0: off
     std::chrono::milliseconds header_timeout{10'000};
     std::chrono::milliseconds read_timeout{30'000};
     std::chrono::milliseconds idle_timeout{60'000};
