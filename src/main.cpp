@@ -8,6 +8,7 @@
 #include "leadd/ops/health.hpp"
 #include "leadd/ops/logging.hpp"
 #include "leadd/ops/persistence.hpp"
+#include "leadd/ops/service_metrics.hpp"
 #include "leadd/ops/service_manager.hpp"
 #include "leadd/store/lead_store.hpp"
 
@@ -157,8 +158,11 @@ int main(int argc, char** argv) {
     api::LeadHandlers leads(store, keys, &rate_limiter);
     std::optional<api::AdminHandlers> admin;
     if (config.admin_token) admin.emplace(keys, store, auth::sha256(*config.admin_token));
+    ops::Metrics metrics;
+    ops::add_service_collectors(metrics, {store, keys, persistence, rate_limiter, server, config.fsync});
     http::Router router;
-    api::register_service_routes(router, {health, leads, admin ? &*admin : nullptr});
+    api::register_service_routes(router, {health, leads, admin ? &*admin : nullptr, &metrics});
+    server.set_request_observer(metrics);
     LogDurabilityGate gate(persistence.log());
     server.set_durability_gate(gate);
     server.set_router(router);

@@ -64,7 +64,8 @@ bool Router::match(const Route& route, const PathSegments& path, PathParams& par
     return true;
 }
 
-Response Router::route(const Request& request) const {
+Response Router::route(const Request& request, int* matched_route) const {
+    if (matched_route) *matched_route = -1;
     // Only the most specific patterns that match the path count (fewest parameters), so a
     // literal route such as /api/v1/leads/export is never taken for /api/v1/leads/{leadId}, and
     // its Allow header lists its own methods.
@@ -80,7 +81,10 @@ Response Router::route(const Request& request) const {
     std::string allow;
     for (const auto& r : routes_) {
         if (!match(r, path, params) || params.size() != fewest) continue;
-        if (r.method == request.method) return r.handler(request, params);
+        if (r.method == request.method) {
+            if (matched_route) *matched_route = static_cast<int>(&r - routes_.data());
+            return r.handler(request, params);
+        }
         if (!allow.empty()) allow += ", ";
         allow += r.method;
     }

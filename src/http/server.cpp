@@ -133,6 +133,8 @@ struct Server::Impl {
     ServerOptions options;
     std::atomic<const Router*> router;
     std::atomic<DurabilityGate*> durability{nullptr};
+    std::atomic<RequestObserver*> observer{nullptr};
+    std::atomic<std::uint64_t> turned_away{0};
     std::vector<std::unique_ptr<asio::io_context>> contexts;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::unique_ptr<tcp::acceptor> acceptor;
@@ -161,7 +163,9 @@ struct Server::Impl {
     void end_drain() {
         if (drain_deadline) drain_deadline->cancel();
     }
-    Response handle(bhttp::request<bhttp::string_body>& req, std::string request_id, bool body_too_large);
+    // `routed_by` and `route`: the router that answered and its route's index (or -1).
+    Response handle(bhttp::request<bhttp::string_body>& req, std::string request_id, bool body_too_large,
+                    const Router*& routed_by, int& route);
 };
 
 struct Session {
@@ -192,6 +196,7 @@ awaitable<void> Server::Impl::accept_loop() {
         {
             std::lock_guard lock(sessions_mu);
             if (sessions.size() >= options.max_connections) {
+                turned_away.fetch_add(1, std::memory_order_relaxed);
                 asio::co_spawn(target, turn_away(std::move(session)), asio::detached);
                 continue;
             }
@@ -235,10 +240,11 @@ awaitable<void> Server::Impl::turn_away(std::shared_ptr<Session> session) {
 }
 
 Response Server::Impl::handle(bhttp::request<bhttp::string_body>& req, std::string request_id,
-                              bool body_too_large) {
+                              bool body_too_large, const Router*& routed_by, int& route) {
     const Request r = view_request(req, std::move(request_id), body_too_large);
+    routed_by = router.load(std::memory_order_acquire);
     try {
-        return router.load(std::memory_order_acquire)->route(r);
+        return routed_by->route(r, &route);
     } catch (const std::exception& e) {
         // A bug: say so in the log with the request id, and nothing of it to the client.
         ops::log(spdlog::level::err, "request " + r.request_id + " failed: " + e.what());
@@ -334,16 +340,21 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         std::string request_id = acceptable_request_id(sent_id) ? std::string(sent_id) : generate_request_id();
         const bool keep_alive = req.keep_alive() && !stopping && !too_large;
         if (too_large) req.body().clear();
-        Response response = handle(req, request_id, too_large);
+        const Router* routed_by = nullptr;
+        int route = -1;
+        Response response = handle(req, request_id, too_large, routed_by, route);
         DurabilityGate* gate = durability.load(std::memory_order_acquire);
         if (gate && response.status / 100 == 2 && is_write(req.method_string()) &&
             !co_await wait_until_durable(*gate)) {
             Request r;
             r.request_id = request_id;
-            response = error_response(503, "SERVICE_UNAVAILABLE",
-                                      "The write could not be confirmed durable; it may or may not be applied",
-                                      r);
-            response.set_header("Retry-After", "1");
+            Response unconfirmed = error_response(
+                503, "SERVICE_UNAVAILABLE", "The write could not be confirmed durable; it may or may not be applied", r);
+            unconfirmed.set_header("Retry-After", "1");
+            // The request was admitted and counted: its rate-limit headers still hold.
+            for (auto& header : response.headers)
+                if (header.first.starts_with("X-RateLimit-")) unconfirmed.headers.push_back(std::move(header));
+            response = std::move(unconfirmed);
         }
         const int status = response.status;
         const auto ec = co_await send(std::move(response), request_id, keep_alive, req.version());
@@ -351,6 +362,8 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
                                 std::chrono::steady_clock::now() - started).count();
         const std::string_view target = req.target();
         ops::log_access({req.method_string(), target.substr(0, target.find('?')), status, micros, request_id});
+        if (auto* o = observer.load(std::memory_order_acquire))
+            o->request_done(*routed_by, route, status, std::chrono::microseconds(micros));
         if (too_large) co_await drain();
         if (ec || !keep_alive) break;
     }
@@ -393,6 +406,19 @@ Server::~Server() = default;
 
 void Server::set_durability_gate(DurabilityGate& gate) {
     impl_->durability.store(&gate, std::memory_order_release);
+}
+
+void Server::set_request_observer(RequestObserver& observer) {
+    impl_->observer.store(&observer, std::memory_order_release);
+}
+
+std::size_t Server::open_connections() const {
+    std::lock_guard lock(impl_->sessions_mu);
+    return impl_->sessions.size();
+}
+
+std::uint64_t Server::connections_turned_away() const {
+    return impl_->turned_away.load(std::memory_order_relaxed);
 }
 
 void Server::set_router(const Router& router) { impl_->router.store(&router, std::memory_order_release); }

@@ -103,7 +103,7 @@ LogStats Log::stats() const {
     s.records_appended = records_appended_.load(std::memory_order_relaxed);
     s.bytes_written = bytes_written_.load(std::memory_order_relaxed);
     s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
-    s.fsync_micros_total = fsync_micros_.load(std::memory_order_relaxed);
+    s.fsync_latency = fsync_latency_.read();
     s.write_errors = write_errors_.load(std::memory_order_relaxed);
     s.writable = writable();
     return s;
@@ -122,7 +122,7 @@ std::error_code Log::open_segment(Seq first_seq, bool abandon_current) {
     // The finished segment is synced before it is left, except after a failure: then its pages
     // cannot be trusted and everything not known durable is rewritten into the new one.
     if (file_ && !abandon_current && options_.fsync != FsyncPolicy::None) {
-        if (auto ec = file_->sync()) return ec;
+        if (auto ec = sync_file()) return ec;
     }
     std::error_code ec;
     auto file = options_.fs->open_append(options_.dir / segment_file_name(first_seq), ec);
@@ -146,13 +146,17 @@ std::error_code Log::write_batch(const std::string& batch, Seq first_seq, bool r
     if ((ec = file_->append(batch))) return ec;
     bytes_written_.fetch_add(batch.size(), std::memory_order_relaxed);
     if (options_.fsync == FsyncPolicy::Always) {
-        const auto started = Clock::now();
-        ec = file_->sync();
-        fsyncs_.fetch_add(1, std::memory_order_relaxed);
-        fsync_micros_.fetch_add(static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count()),
-            std::memory_order_relaxed);
+        ec = sync_file();
     }
+    return ec;
+}
+
+std::error_code Log::sync_file() {
+    const auto started = Clock::now();
+    const auto ec = file_->sync();
+    fsyncs_.fetch_add(1, std::memory_order_relaxed);
+    fsync_latency_.record(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count()));
     return ec;
 }
 
@@ -180,8 +184,7 @@ void Log::flusher_loop() {
     const auto sync_if_due = [&](bool stopping) {
         if (!unsynced || !file_ || !(stopping || Clock::now() - last_sync >= options_.fsync_interval)) return;
         lock.unlock();
-        const bool ok = !file_->sync();
-        fsyncs_.fetch_add(1, std::memory_order_relaxed);
+        const bool ok = !sync_file();
         lock.lock();
         unsynced = !ok;
         last_sync = Clock::now();
@@ -221,7 +224,7 @@ void Log::flusher_loop() {
 
         lock.unlock();
         auto ec = write_batch(batch, first, rotate, retrying);
-        if (!ec && stopping && options_.fsync != FsyncPolicy::Always) ec = file_->sync();
+        if (!ec && stopping && options_.fsync != FsyncPolicy::Always) ec = sync_file();
         if (ec)
             ops::log(spdlog::level::err, "log write failed (" + ec.message() + "): " +
                                              std::to_string(batch.size()) + " bytes kept in memory, "

@@ -6,6 +6,7 @@
 #include "leadd/api/lead_handlers.hpp"
 #include "leadd/http/router.hpp"
 #include "leadd/ops/health.hpp"
+#include "leadd/ops/metrics.hpp"
 
 namespace leadd::api {
 
@@ -13,6 +14,7 @@ struct RouteSources {
     ops::Health& health;
     LeadHandlers& leads;
     AdminHandlers* admin = nullptr;  // null: no admin token, every /api/v1/admin/* path is a 404
+    ops::Metrics* metrics = nullptr;  // GET /metrics; it labels requests with this router's routes
 };
 
 void register_service_routes(http::Router& router, const RouteSources& sources);

@@ -51,9 +51,11 @@ public:
     void add(std::string_view method, std::string_view pattern, Handler handler);
     // Answers requests no pattern matches, instead of 404 NOT_FOUND (e.g. 503 while starting).
     void set_fallback(Handler handler) { fallback_ = std::move(handler); }
-    Response route(const Request& request) const;
+    // `matched_route`, if given, is set to the index in routes() of the route that handled the
+    // request, or -1 (404, 405, fallback): what /metrics labels requests with.
+    Response route(const Request& request, int* matched_route = nullptr) const;
 
-    // Every (method, pattern) known, for documentation checks.
+    // Every (method, pattern) known, in the order added; for documentation checks and metrics.
     std::vector<std::pair<std::string, std::string>> routes() const;
 
 private:

@@ -33,6 +33,15 @@ public:
     virtual void when_durable(std::function<void(bool)> done) = 0;
 };
 
+// Told about every answered request, on the worker thread that answered it, after the response
+// was written: `route` is the index in router.routes() of the route that handled it, or -1.
+// How /metrics counts requests without the HTTP layer knowing about metrics.
+class RequestObserver {
+public:
+    virtual ~RequestObserver() = default;
+    virtual void request_done(const Router& router, int route, int status, std::chrono::microseconds took) = 0;
+};
+
 struct ServerOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;  // 0 picks a free port; see bound_port()
@@ -55,6 +64,10 @@ public:
     // Routes every request from now on (e.g. the full API once start-up has finished).
     void set_router(const Router& router);
     void set_durability_gate(DurabilityGate& gate);
+    void set_request_observer(RequestObserver& observer);
+
+    std::size_t open_connections() const;
+    std::uint64_t connections_turned_away() const;  // over max_connections
 
     // Binds and listens; throws std::system_error when the address cannot be bound.
     void listen();

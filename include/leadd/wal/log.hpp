@@ -36,6 +36,7 @@
 //
 // mu_ guards every member below it that is not atomic; the flusher alone touches file_.
 
+#include "leadd/ops/latency_histogram.hpp"
 #include "leadd/wal/file_system.hpp"
 #include "leadd/wal/format.hpp"
 
@@ -70,8 +71,8 @@ struct LogOptions {
 struct LogStats {
     std::uint64_t records_appended = 0;
     std::uint64_t bytes_written = 0;
-    std::uint64_t fsyncs = 0;
-    std::uint64_t fsync_micros_total = 0;
+    std::uint64_t fsyncs = 0;  // fdatasync calls, whatever the policy (a segment is synced when left)
+    ops::LatencyHistogram::Counts fsync_latency;
     std::uint64_t write_errors = 0;
     bool writable = true;
 };
@@ -116,6 +117,7 @@ private:
     std::error_code write_batch(const std::string& batch, Seq first_seq, bool rotate, bool retrying);
     std::error_code open_segment(Seq first_seq, bool abandon_current);
     void complete_waiters(Seq durable, bool ok);
+    std::error_code sync_file();  // file_->sync(), counted and timed
 
     const LogOptions options_;
 
@@ -139,7 +141,7 @@ private:
     std::atomic<std::uint64_t> records_appended_{0};
     std::atomic<std::uint64_t> bytes_written_{0};
     std::atomic<std::uint64_t> fsyncs_{0};
-    std::atomic<std::uint64_t> fsync_micros_{0};
+    ops::LatencyHistogram fsync_latency_;  // written by the flusher only (sync_file)
     std::atomic<std::uint64_t> write_errors_{0};
     std::thread flusher_;
 };
