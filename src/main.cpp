@@ -6,6 +6,7 @@
 #include "leadd/http/server.hpp"
 #include "leadd/ops/config.hpp"
 #include "leadd/ops/health.hpp"
+#include "leadd/ops/health_probe.hpp"
 #include "leadd/ops/logging.hpp"
 #include "leadd/ops/persistence.hpp"
 #include "leadd/ops/service_metrics.hpp"
@@ -78,6 +79,11 @@ int main(int argc, char** argv) {
         return command.exit_code;
     }
     const ops::Config& config = *command.config;
+    if (command.healthcheck) {
+        const auto probe = ops::probe_health(config.listen_host, config.listen_port, std::chrono::seconds(2));
+        (probe.healthy ? std::cout : std::cerr) << "leadd healthcheck: " << probe.detail << "\n";
+        return probe.healthy ? 0 : 1;
+    }
     ops::init_logging(config.log_level, config.log_format);
     ops::log(spdlog::level::info, ops::version_string() + " starting");
 

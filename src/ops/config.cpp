@@ -20,6 +20,8 @@ namespace {
 
 constexpr const char* usage_head =
     "Usage: leadd serve [flags]   run the server (`leadd [flags]` is the same)\n"
+    "       leadd healthcheck [flags]  exit 0 if the server at --listen answers GET /healthz\n"
+    "                             with 200 within 2 s, else 1 (a container HEALTHCHECK)\n"
     "       leadd version         print the version and build (also --version)\n"
     "       leadd help            print this help (also --help, -h, serve --help)\n"
     "\n"
@@ -196,7 +198,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, const EnvLooku
     const std::string_view command = argc > 1 ? argv[1] : "";
     if (command == "version") return {std::nullopt, 0, version_string()};
     if (command == "help") return {std::nullopt, 0, help_text(flags)};
-    if (command == "serve") first = 2;
+    const bool healthcheck = command == "healthcheck";
+    if (command == "serve" || healthcheck) first = 2;
     else if (argc > 1 && argv[1][0] != '-') return fail(std::string("unknown command '") + argv[1] + "' (try: leadd serve --help)");
 
     po::variables_map vm;
@@ -245,6 +248,7 @@ CommandLine parse_command_line(int argc, const char* const* argv, const EnvLooku
             (checked.message[prefix.size()] == ' ' || checked.message[prefix.size()] == ':'))
             checked.message += " (from " + env_var_of(name) + ")";
     }
+    checked.healthcheck = healthcheck && checked.config.has_value();
     return checked;
 }
 

@@ -11,6 +11,7 @@ import random
 import re
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -983,6 +984,45 @@ class ServiceManagerNotification(unittest.TestCase):
     def test_ready_and_stopping_on_an_abstract_socket(self):
         name = f"leadd-notify-{os.getpid()}-{random.randrange(1 << 30)}"
         self.check("\0" + name, "@" + name)
+
+
+class HealthcheckCommand(unittest.TestCase):
+    """`leadd healthcheck` (the container HEALTHCHECK): exit 0 when the server at --listen /
+    LEADD_LISTEN answers /healthz with 200, 1 otherwise."""
+
+    def healthcheck(self, args=(), env=None):
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEADD_")}
+        full_env.update(env or {})
+        return subprocess.run([os.environ["LEADD_BIN"], "healthcheck", *args], env=full_env,
+                              capture_output=True, text=True, timeout=10)
+
+    def test_healthy_server_by_flag_and_by_environment(self):
+        server = Server()
+        try:
+            by_flag = self.healthcheck(["--listen", f"127.0.0.1:{server.port}"])
+            self.assertEqual(by_flag.returncode, 0, by_flag.stderr)
+            self.assertIn("200", by_flag.stdout)
+            by_env = self.healthcheck(env={"LEADD_LISTEN": f"0.0.0.0:{server.port}"})  # wildcard: loopback
+            self.assertEqual(by_env.returncode, 0, by_env.stderr)
+        finally:
+            server.close()
+
+    def test_nothing_listening_exits_1(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # bound, not listening: connections are refused
+            r = self.healthcheck(["--listen", f"127.0.0.1:{port}"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("refused", r.stderr)
+
+    def test_a_silent_listener_times_out_with_1(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)  # accepts in the kernel, never answers
+            started = time.time()
+            r = self.healthcheck(["--listen", f"127.0.0.1:{s.getsockname()[1]}"])
+        self.assertEqual(r.returncode, 1)
+        self.assertLess(time.time() - started, 8)
 
 
 if __name__ == "__main__":

@@ -280,3 +280,37 @@ TEST_CASE("--shards must be a power of two", "[config]") {
     }
     expect_refused({}, "shards", {{"LEADD_SHARDS", "12"}});
 }
+
+TEST_CASE("abuse limits and the rate limit: defaults, flags, environment, refusals", "[config]") {
+    const Config d = config_of({});
+    CHECK(d.rate_limit_per_hour == 0);  // off unless asked for (API.md)
+    CHECK(d.max_connections == 10'000);
+    CHECK(d.max_header_bytes == 16 * 1024);
+    CHECK(d.max_header_count == 128);
+    const Config c = config_of({"--rate-limit-per-hour", "500", "--max-connections", "64", "--max-header-bytes",
+                                "4096", "--max-header-count", "20"});
+    CHECK(c.rate_limit_per_hour == 500);
+    CHECK(c.max_connections == 64);
+    CHECK(c.max_header_bytes == 4096);
+    CHECK(c.max_header_count == 20);
+    CHECK(config_of({}, {{"LEADD_RATE_LIMIT_PER_HOUR", "7"}}).rate_limit_per_hour == 7);
+    expect_refused({"--rate-limit-per-hour", "-1"}, "--rate-limit-per-hour");
+    expect_refused({"--max-connections", "0"}, "--max-connections");
+    expect_refused({"--max-header-bytes", "100"}, "--max-header-bytes");
+    expect_refused({"--max-header-count", "2"}, "--max-header-count");
+}
+
+TEST_CASE("healthcheck: the serve flags and environment, marked as a probe", "[config]") {
+    const auto by_flag = parse({"healthcheck", "--listen", "0.0.0.0:9000"});
+    REQUIRE(by_flag.config);
+    CHECK(by_flag.healthcheck);
+    CHECK(by_flag.config->listen_host == "0.0.0.0");
+    CHECK(by_flag.config->listen_port == 9000);
+    const auto by_env = parse({"healthcheck"}, {{"LEADD_LISTEN", "127.0.0.1:9100"}});
+    REQUIRE(by_env.config);
+    CHECK(by_env.healthcheck);
+    CHECK(by_env.config->listen_port == 9100);
+    CHECK_FALSE(parse({"serve"}).healthcheck);
+    CHECK_FALSE(parse({}).healthcheck);
+    expect_refused({"healthcheck", "--listen", "nope"}, "--listen");
+}

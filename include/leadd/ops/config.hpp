@@ -37,12 +37,15 @@ struct Config {
     std::string log_format = "text";  // or "json"
 };
 
-// What main does next: serve with `config`, or print `message` and exit with `exit_code`
+// What main does next: serve with `config` (or probe it, see healthcheck), or print `message` and exit with `exit_code`
 // (0 for --help / --version, 2 for a bad flag or value).
 struct CommandLine {
     std::optional<Config> config;
     int exit_code = 0;
     std::string message;
+    // `leadd healthcheck [flags]`: probe GET /healthz on the configured --listen address (the
+    // container HEALTHCHECK) instead of serving.
+    bool healthcheck = false;
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
