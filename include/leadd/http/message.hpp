@@ -29,10 +29,14 @@ struct Response {
     int status = 200;
     std::string body;  // JSON unless content_type says otherwise
     std::string content_type = "application/json; charset=utf-8";
-    std::vector<std::pair<std::string, std::string>> headers;
+    // Names are string literals (set_header only takes those): a response with an ETag, a
+    // Location and the four X-RateLimit-* headers then allocates for none of the names.
+    std::vector<std::pair<std::string_view, std::string>> headers;
 
-    void set_header(std::string name, std::string value) {
-        headers.emplace_back(std::move(name), std::move(value));
+    template <std::size_t N>
+    void set_header(const char (&name)[N], std::string value) {
+        if (headers.empty()) headers.reserve(6);
+        headers.emplace_back(std::string_view(name, N - 1), std::move(value));
     }
 };
 
