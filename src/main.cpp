@@ -87,8 +87,13 @@ int main(int argc, char** argv) {
     ops::init_logging(config.log_level, config.log_format);
     ops::log(spdlog::level::info, ops::version_string() + " starting");
 
+    // The data dir holds every lead (personal data) and the key hashes: one leadd creates is
+    // its owner's only (an existing one keeps the mode its operator gave it; the files in it are
+    // 0600 either way).
     std::error_code ec;
-    std::filesystem::create_directories(config.data_dir, ec);
+    if (std::filesystem::create_directories(config.data_dir, ec))
+        std::filesystem::permissions(config.data_dir, std::filesystem::perms::owner_all,
+                                     std::filesystem::perm_options::replace, ec);
     if (ec) {
         ops::log(spdlog::level::critical, "cannot create data dir " + config.data_dir.string() + ": " + ec.message());
         return 1;

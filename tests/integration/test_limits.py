@@ -1,9 +1,12 @@
 """Abuse limits and the per-key rate limit of API.md, against a real server over real sockets:
 --rate-limit-per-hour (headers, 429, Retry-After, per key, order of checks), --max-connections,
---max-header-count and --max-header-bytes. Timeouts, body size, JSON depth and UTF-8 are in
+--max-header-count and --max-header-bytes; a new data dir is private. Timeouts, body size, JSON depth and UTF-8 are in
 test_http.py."""
 
+import os
 import socket
+import stat
+import tempfile
 import time
 import unittest
 
@@ -183,6 +186,21 @@ class HeaderLimitsTest(ServerTest):
         refused = self.request_with([("X-Pad", "p" * 2100)])
         self.assertTrue(refused.startswith(b"HTTP/1.1 431"), refused)
         self.assertIn(b'"code":"HEADERS_TOO_LARGE"', refused)
+
+
+class DataDirPermissionsTest(unittest.TestCase):
+    def test_a_data_dir_leadd_creates_is_private_and_so_are_its_files(self):
+        with tempfile.TemporaryDirectory(prefix="leadd-perm-") as parent:
+            data_dir = os.path.join(parent, "new", "data")
+            server = Server(data_dir=data_dir)
+            try:
+                self.assertEqual(server.create_lead().status, 201)
+                self.assertEqual(stat.S_IMODE(os.stat(data_dir).st_mode), 0o700)
+                for name in os.listdir(data_dir):
+                    mode = stat.S_IMODE(os.stat(os.path.join(data_dir, name)).st_mode)
+                    self.assertEqual(mode & 0o077, 0, f"{name} is {oct(mode)}")
+            finally:
+                server.close()
 
 
 if __name__ == "__main__":
