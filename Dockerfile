@@ -22,13 +22,11 @@ WORKDIR /src
 COPY scripts/install-deps.sh scripts/debian-packages.txt scripts/
 RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 
-# What scripts/dist.sh reads: the CMake project, and the files it puts in the release tarball.
-COPY CMakeLists.txt README.md ./
-COPY cmake/ cmake/
-COPY include/ include/
-COPY src/ src/
-COPY packaging/ packaging/
-COPY scripts/ scripts/
+# The rest of the context: .dockerignore keeps out what the build does not read (tests, load
+# scripts, build trees), so that editing those does not rebuild the binary. Not a list of
+# folders here: the build reads more than sources (docs/openapi.json is compiled in, dist.sh
+# puts README.md and packaging/ in its tarball), and a list would silently fall behind.
+COPY . .
 
 # The context has no .git (.dockerignore), so the version comes, as for a source tarball, from a
 # VERSION file: pass it as a build argument, or the binary calls itself the project() version.

@@ -516,9 +516,9 @@ class BrokenInputs(unittest.TestCase):
         self.assert_rejected("DL3004", "mkdir -m 0700 /data", "sudo mkdir -m 0700 /data")
 
     def test_copy_and_workdir(self):
-        self.assert_rejected("DL3020", "COPY src/ src/", "ADD src/ src/")
+        self.assert_rejected("DL3020", "COPY . .", "ADD . .")
         self.assert_rejected("DL3000", "WORKDIR /src", "WORKDIR src")
-        self.assert_rejected("DL3021", "COPY CMakeLists.txt README.md ./", "COPY CMakeLists.txt README.md .")
+        self.assert_rejected("DL3021", "scripts/debian-packages.txt scripts/", "scripts/debian-packages.txt scripts")
         self.assert_rejected("DL3045", "WORKDIR /src\n", "")
         self.assert_rejected("DL3003", "RUN if [[", "RUN cd /src && if [[")
 
@@ -537,9 +537,13 @@ class BrokenInputs(unittest.TestCase):
         self.assertFalse([p for p in problems if p.startswith("[DL4006]")], problems)
 
     def test_context(self):
-        self.assert_rejected("context", "COPY src/ src/", "COPY sources/ src/")
-        self.assert_rejected("context", "COPY src/ src/", "COPY src/ src/\nCOPY build/ build/")
-        problems = find_problems(Inputs({".dockerignore": "build\n"}))
+        self.assert_rejected("context", "COPY . .", "COPY sources/ src/")
+        self.assert_rejected("context", "COPY . .", "COPY . .\nCOPY build/ build/")
+        ignore = Inputs().read(".dockerignore")
+        problems = find_problems(Inputs({".dockerignore": ignore + "scripts/*.sh\n"}))
+        self.assertTrue(any(p.startswith("[context]") and "install-deps.sh" in p for p in problems),
+                        problems)
+        problems = find_problems(Inputs({".dockerignore": mutated(ignore, "\ndata\n", "\n")}))
         self.assertTrue(any(p.startswith("[context]") and "data/initial-api-key" in p for p in problems),
                         problems)
 
@@ -564,7 +568,7 @@ class BrokenInputs(unittest.TestCase):
 
     def test_sources_copied_after_the_packages(self):
         self.assert_rejected("layers", "COPY scripts/install-deps.sh scripts/debian-packages.txt scripts/",
-                             "COPY src/ src/\nCOPY scripts/install-deps.sh scripts/debian-packages.txt scripts/")
+                             "COPY . .\nCOPY scripts/install-deps.sh scripts/debian-packages.txt scripts/")
 
     def test_installer_flags(self):
         script = Inputs().read("scripts/install-deps.sh")
