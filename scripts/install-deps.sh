@@ -4,10 +4,15 @@
 # with sudo). Does nothing, and needs no network, when all are present.
 set -euo pipefail
 list="${1:-$(dirname "$0")/debian-packages.txt}"
+# Names that installed packages provide count as present: NodeSource's nodejs provides (and
+# conflicts with) npm, so asking apt for Debian's npm there would fail.
+provided=$(dpkg-query -W -f='${db:Status-Abbrev} ${Provides}\n' 2>/dev/null |
+    awk '$1 == "ii" { $1 = ""; print }' | tr ',' '\n' | sed -E 's/\([^)]*\)//g; s/^ +//; s/ +$//')
 missing=()
 while read -r pkg; do
     [[ -z "$pkg" || "$pkg" == \#* ]] && continue
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" && continue
+    grep -qxF "$pkg" <<< "$provided" || missing+=("$pkg")
 done < "$list"
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 echo "installing: ${missing[*]}"
