@@ -342,10 +342,13 @@ bool LeadStore::restore_header(std::string_view payload) {
     if (!r.done()) return false;
     ids_.restore_counter(next_counter);
     // The snapshot says how many leads follow: size the maps once instead of rehashing ~20
-    // times on the way to a million.
-    for (std::size_t i = 0; i < shard_count_; ++i) shards_[i].leads.reserve(leads / shard_count_ + 1);
+    // times on the way to a million. Only a hint, so it is capped: a damaged count that still
+    // passed the checksum must not make recovery allocate without bound (found by fuzzing).
+    constexpr std::uint64_t max_presized_leads = 1ull << 24;
+    const std::uint64_t presize = std::min(leads, max_presized_leads);
+    for (std::size_t i = 0; i < shard_count_; ++i) shards_[i].leads.reserve(presize / shard_count_ + 1);
     for (std::size_t i = 0; i < stripe_count_; ++i)
-        email_stripes_[i].owners.reserve(leads / stripe_count_ + 1);
+        email_stripes_[i].owners.reserve(presize / stripe_count_ + 1);
     return true;
 }
 

@@ -1,6 +1,7 @@
 // LeadStore through its public API, with an injected clock.
 
 #include "leadd/store/lead_store.hpp"
+#include "leadd/wal/codec.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <random>
 #include <set>
@@ -769,4 +771,19 @@ TEST_CASE("list equals a brute-force scan after random creates, updates and dele
             for (const auto& lead : page.leads) CHECK(store.get(ws, lead->id) == lead);  // the current snapshot
         }
     }
+}
+
+TEST_CASE("a snapshot header's lead count is only a sizing hint: an absurd one restores", "[store][recovery]") {
+    // Found by fuzzing the log reader: a header record whose count was damaged but whose
+    // checksum matched made restore_header reserve without bound (length_error, or all memory).
+    LeadStore store;
+    leadd::wal::PayloadWriter header;
+    header.u64(42);  // the id counter
+    header.u64(std::numeric_limits<std::uint64_t>::max());
+    REQUIRE(store.restore_header(header.bytes()));
+    NewLead lead;
+    lead.name = "After";
+    lead.email = "after@example.com";
+    CHECK(store.create(ws_a, std::move(lead)).ok());
+    CHECK(store.size() == 1);
 }
