@@ -14,7 +14,8 @@ ENTRYPOINT + CMD chrooted as USER with the image's environment: that process is 
 
 SPEC keys: dockerfile, context, stage (index), lower (the base root), scratch (an empty
 folder for the tmpfs), build_args {}, cache_mounts {target: host folder}, imports {stage name:
-folder of its exports}, exports [paths], export_dir, start (bool), address (eth0's, to start)."""
+folder of its exports}, exports [paths], export_dir, run_env {} (added to RUN's environment),
+start (bool), address (eth0's, to start)."""
 
 import json
 import os
@@ -218,7 +219,8 @@ def run(ins, root, spec, shell, workdir, user, env):
         os.setgid(gid)
         os.setuid(uid)
 
-    result = subprocess.run(argv, env={"HOME": home, "HOSTNAME": "buildkitsandbox", **env},
+    result = subprocess.run(argv, env={"HOME": home, "HOSTNAME": "buildkitsandbox",
+                                       **spec.get("run_env", {}), **env},
                             preexec_fn=enter)
     for target in reversed(binds):
         subprocess.run(["umount", target], check=True)

@@ -105,10 +105,13 @@ def build(stages, work, dockerfile):
                                         os.path.join(work, "cache-mounts", target.strip("/").replace("/", "_")))
                 os.makedirs(cache_mounts[target], exist_ok=True)
         export_dir = fresh_dir(os.path.join(work, f"stage-{stage.name}-exports"))
+        # ccache hashes the locale variables (they change the compiler's messages): without this
+        # machine's, no object dist_build compiled would be reused. Nothing else differs by them.
+        locale = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES")}
         spec = {"dockerfile": dockerfile, "context": REPO, "stage": stage.index,
                 "lower": "/", "scratch": fresh_dir(os.path.join(work, f"stage-{stage.name}")),
                 "build_args": BUILD_ARGS, "cache_mounts": cache_mounts, "imports": imports,
-                "exports": wanted, "export_dir": export_dir}
+                "exports": wanted, "export_dir": export_dir, "run_env": locale}
         started = time.time()
         proc = emulate(spec, work, f"stage-{stage.name}")
         if proc.wait(timeout=1700) != 0:
