@@ -5,12 +5,13 @@
 #
 # The image ships the dist build (scripts/dist.sh), not the shared Release build: it links
 # everything but glibc in, so the runtime image needs no library package at all, and it is
-# the very binary tests/dist runs, as an unprivileged user, in a bare `debootstrap
-# --variant=minbase bookworm` root (the same thing debian:12-slim is).
+# the build tests/dist runs, as an unprivileged user, in a bare `debootstrap --variant=minbase
+# bookworm` root (what debian:12-slim is made from).
 #
 # The build stage runs the scripts the Makefile runs (`make deps`, `make dist`), with the same
-# package list: one source of truth, checked by tests/docker/test_dockerfile.py. Needs BuildKit
-# (Docker's default builder since 23.0) for the ccache mount.
+# package list: one source of truth, checked by tests/docker/test_dockerfile.py. No Docker
+# engine runs where this is developed: tests/docker/test_image.py runs both stages without one
+# (README, "Docker"). Needs BuildKit (Docker's default builder since 23.0) for the ccache mount.
 
 FROM debian:12-slim AS build
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -44,8 +45,9 @@ RUN --mount=type=cache,target=/root/.cache/ccache \
 FROM debian:12-slim AS runtime
 
 # A fixed numeric uid and gid: `USER 10001` lets Kubernetes' runAsNonRoot verify it, and a
-# bind-mounted data dir can be chowned to it on the host. /data exists, owned by leadd, before
-# VOLUME, so that a fresh named volume starts with that owner and mode.
+# bind-mounted data dir can be chowned to it on the host. --system: no password aging, no
+# subordinate ids (useradd warns, harmlessly, that 10001 is above SYS_UID_MAX). /data exists,
+# owned by leadd, before VOLUME, so that a fresh named volume starts with that owner and mode.
 RUN groupadd --system --gid 10001 leadd \
     && useradd --system --uid 10001 --gid leadd --no-create-home --home-dir /data \
        --shell /usr/sbin/nologin leadd \
