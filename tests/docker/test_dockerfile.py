@@ -78,11 +78,10 @@ def find_problems(inputs):
     if len(stages) < 2:
         problems.append("[multi-stage] one stage: build and runtime must be separate stages")
 
-    copied = {}  # stage index -> {image path: context path}
     for stage in stages:
         problems += check_base(stage, stages)
-        problems += check_instructions(stage, stages, files, copied)
-    problems += check_runtime(stages, copied)
+        problems += check_instructions(stage, stages, files)
+    problems += check_runtime(stages)
     problems += check_one_source_of_truth(inputs, stages, files)
     return problems
 
@@ -109,10 +108,9 @@ def stage_shell(stage, before_line):
     return shell
 
 
-def check_instructions(stage, stages, files, copied):
+def check_instructions(stage, stages, files):
     problems = []
     workdir = None
-    copied[stage.index] = {}
     counts = {"CMD": 0, "ENTRYPOINT": 0, "HEALTHCHECK": 0}
     for ins in stage.instructions:
         k = ins.keyword
@@ -149,15 +147,14 @@ def check_instructions(stage, stages, files, copied):
                                     "an earlier stage")
                 continue
             try:
-                for image_path, context_path in df.copy_plan(sources, dest, workdir, files):
-                    copied[stage.index][image_path] = context_path
+                df.copy_plan(sources, dest, workdir, files)
             except df.DockerfileError as e:
                 problems.append(f"[context] {ins}: {e}")
         elif k == "RUN":
             problems += check_run(ins, stage)
     for k, n in counts.items():
         if n > 1:
-            rule = {"CMD": "DL4003", "ENTRYPOINT": "DL4004", "HEALTHCHECK": "DL4005"}[k]
+            rule = {"CMD": "DL4003", "ENTRYPOINT": "DL4004", "HEALTHCHECK": "DL3012"}[k]
             problems.append(f"[{rule}] stage {stage.name or stage.index} has {n} {k} instructions: "
                             "only the last counts")
     return problems
@@ -217,7 +214,7 @@ def runtime_settings(stage):
     return env, volumes, exposed, found
 
 
-def check_runtime(stages, copied):
+def check_runtime(stages):
     problems = []
     runtime = stages[-1]
     env, volumes, exposed, last = runtime_settings(runtime)
@@ -337,7 +334,7 @@ def check_one_source_of_truth(inputs, stages, files):
             make_calls[posixpath.normpath(script)] = args
 
     build_stages = stages[:-1]
-    docker_calls = {}   # repo path of the script -> (args, stage, workdir, copied so far, RUN)
+    docker_calls = {}   # repo path of the script -> (args, workdir, what was copied so far, RUN)
     for stage in build_stages:
         workdir, copied = None, {}
         for ins in stage.instructions:
@@ -488,7 +485,7 @@ class BrokenInputs(unittest.TestCase):
         self.assert_rejected("health", 'CMD ["/usr/local/bin/leadd", "healthcheck"]',
                              'CMD ["/usr/bin/curl", "-f", "http://127.0.0.1:8080/healthz"]')
         self.assert_rejected("health", "--timeout=5s", "--timeout=2s")
-        self.assert_rejected("DL4005", 'ENTRYPOINT [', 'HEALTHCHECK NONE\nENTRYPOINT [')
+        self.assert_rejected("DL3012", 'ENTRYPOINT [', 'HEALTHCHECK NONE\nENTRYPOINT [')
 
     def test_exec_form(self):
         self.assert_rejected("DL3025", 'CMD ["serve"]', "CMD serve")
