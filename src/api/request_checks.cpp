@@ -1,8 +1,7 @@
 #include "leadd/api/request_checks.hpp"
 
 #include "leadd/http/envelope.hpp"
-
-#include <boost/json/parse.hpp>
+#include "leadd/store/json_parse.hpp"
 
 namespace leadd::api {
 
@@ -68,7 +67,7 @@ std::variant<json::object, http::Response> parse_json_object(const http::Request
     json::parse_options options;
     options.max_depth = max_body_depth;
     boost::system::error_code ec;
-    json::value parsed = json::parse(request.body, ec, std::move(storage), options);
+    json::value parsed = store::parse_json(request.body, ec, std::move(storage), options);
     if (ec)
         return http::error_response(400, "INVALID_JSON", "Request body is not valid JSON", request,
                                     {{"message", ec.message()}});

@@ -1,8 +1,8 @@
 #include "leadd/store/lead_codec.hpp"
 
+#include "leadd/store/json_parse.hpp"
 #include "leadd/wal/codec.hpp"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 namespace leadd::store {
@@ -46,7 +46,7 @@ std::optional<Lead> decode_lead(std::string_view payload) {
     if (!r.done() || status > static_cast<std::uint8_t>(Status::FollowUp)) return std::nullopt;
     lead.status = static_cast<Status>(status);
     boost::system::error_code ec;
-    auto parsed = boost::json::parse(metadata, ec);
+    auto parsed = parse_json(metadata, ec);
     if (ec || !parsed.is_object()) return std::nullopt;
     lead.metadata = std::move(parsed.get_object());
     return lead;
