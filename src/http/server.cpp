@@ -8,8 +8,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/beast.hpp>
 
+#include <array>
 #include <atomic>
+#include <charconv>
 #include <mutex>
+#include <span>
 #include <random>
 #include <thread>
 #include <unordered_set>
@@ -89,11 +92,10 @@ awaitable<bool> wait_until_durable(DurabilityGate& gate) {
         use_awaitable);
 }
 
-// HTTP/1.x response bytes into `out` (reused across a connection's responses).
-void serialize_response(std::string& out, const Response& response, std::string_view request_id,
-                        bool keep_alive, unsigned version) {
+// The status line and the headers every response has, into `out` (cleared first); the caller
+// adds the framing headers and the blank line.
+void serialize_head(std::string& out, const Response& response, std::string_view request_id, unsigned version) {
     const auto status = static_cast<bhttp::status>(response.status);
-    const bool bodyless = response.status == 204 || response.status == 304 || response.status < 200;
     out.clear();
     out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
     out += std::to_string(response.status);
@@ -114,6 +116,13 @@ void serialize_response(std::string& out, const Response& response, std::string_
     out += "X-Request-Id: ";
     out += request_id;
     out += "\r\n";
+}
+
+// HTTP/1.x response bytes into `out` (reused across a connection's responses).
+void serialize_response(std::string& out, const Response& response, std::string_view request_id,
+                        bool keep_alive, unsigned version) {
+    const bool bodyless = response.status == 204 || response.status == 304 || response.status < 200;
+    serialize_head(out, response, request_id, version);
     if (!bodyless) {
         out += "Content-Length: ";
         out += std::to_string(response.body.size());
@@ -123,6 +132,16 @@ void serialize_response(std::string& out, const Response& response, std::string_
     if (keep_alive && version == 10) out += "Connection: keep-alive\r\n";
     out += "\r\n";
     if (!bodyless) out += response.body;
+}
+
+// The head of a streamed response (Response::stream): chunked for HTTP/1.1; for HTTP/1.0, which
+// has no chunks, no length at all, and the end of the body is the connection's close.
+void serialize_stream_head(std::string& out, const Response& response, std::string_view request_id,
+                           bool keep_alive, unsigned version) {
+    serialize_head(out, response, request_id, version);
+    if (version != 10) out += "Transfer-Encoding: chunked\r\n";
+    if (!keep_alive && version != 10) out += "Connection: close\r\n";
+    out += "\r\n";
 }
 
 }  // namespace
@@ -267,6 +286,49 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         co_return ec;
     };
 
+    // A streamed response: the head, then one write per piece the producer makes, each awaited
+    // before the next piece is made, so a slow reader holds one piece of memory and a suspended
+    // coroutine; the write timeout applies to each piece. Fails (the caller closes the
+    // connection) if a write fails or the producer throws: a chunked body cut short without its
+    // last chunk is how the client learns the export is incomplete.
+    std::string piece;
+    auto send_streamed = [&](Response response, std::string_view request_id, bool keep_alive,
+                             unsigned version) -> awaitable<beast::error_code> {
+        const bool chunked = version != 10;
+        serialize_stream_head(wire, response, request_id, keep_alive, version);
+        stream.expires_after(options.read_timeout);
+        auto [ec, n] = co_await asio::async_write(stream, asio::buffer(wire), as_tuple);
+        static constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
+        for (bool more = true; !ec && more;) {
+            piece.clear();
+            try {
+                more = response.stream(piece);
+            } catch (const std::exception& e) {
+                ops::log(spdlog::level::err, "request " + std::string(request_id) + " failed while streaming: " + e.what());
+                co_return beast::error_code(EIO, boost::system::generic_category());
+            }
+            char size_line[24];
+            const auto size_end = std::to_chars(size_line, size_line + 16, piece.size(), 16).ptr;
+            size_end[0] = '\r';
+            size_end[1] = '\n';
+            std::array<asio::const_buffer, 4> buffers{};
+            std::size_t count = 0;
+            if (!piece.empty()) {
+                if (chunked) buffers[count++] = asio::buffer(size_line, static_cast<std::size_t>(size_end + 2 - size_line));
+                buffers[count++] = asio::buffer(piece);
+                if (chunked) buffers[count++] = asio::buffer(crlf.data(), crlf.size());
+            }
+            if (!more && chunked) buffers[count++] = asio::buffer(last_chunk.data(), last_chunk.size());
+            if (count == 0) continue;
+            stream.expires_after(options.read_timeout);
+            std::tie(ec, n) = co_await asio::async_write(
+                stream, std::span<const asio::const_buffer>(buffers.data(), count), as_tuple);
+        }
+        // A long export's largest piece need not stay with the connection.
+        if (piece.capacity() > 256 * 1024) std::string().swap(piece);
+        co_return ec;
+    };
+
     // After answering a request whose body was not read, the rest of it is drained for a
     // moment before closing: closing with unread data resets the connection, and the client
     // might never see the answer.
@@ -357,7 +419,11 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
             response = std::move(unconfirmed);
         }
         const int status = response.status;
-        const auto ec = co_await send(std::move(response), request_id, keep_alive, req.version());
+        // HTTP/1.0 has no chunks: a streamed body ends when the connection closes.
+        const bool streamed = static_cast<bool>(response.stream);
+        const bool stays_open = keep_alive && !(streamed && req.version() == 10);
+        const auto ec = streamed ? co_await send_streamed(std::move(response), request_id, stays_open, req.version())
+                                 : co_await send(std::move(response), request_id, keep_alive, req.version());
         const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::steady_clock::now() - started).count();
         const std::string_view target = req.target();
@@ -365,7 +431,7 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         if (auto* o = observer.load(std::memory_order_acquire))
             o->request_done(*routed_by, route, status, std::chrono::microseconds(micros));
         if (too_large) co_await drain();
-        if (ec || !keep_alive) break;
+        if (ec || !stays_open) break;
     }
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);

@@ -2,6 +2,7 @@
 // The request and response as handlers see them: plain types with no Beast in them, so the
 // router, the handlers and their tests compile without the HTTP library. The server converts.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,6 +33,13 @@ struct Response {
     // Names are string literals (set_header only takes those): a response with an ETag, a
     // Location and the four X-RateLimit-* headers then allocates for none of the names.
     std::vector<std::pair<std::string_view, std::string>> headers;
+    // A body too large to hold at once (an export). When set, `body` is ignored: the server sends
+    // the headers, then calls `stream` again and again, each call appending the next piece (tens
+    // of KiB) to an empty `chunk`, and writes each piece before asking for the next, until a call
+    // returns false (what that last call appended is still sent). HTTP/1.1 gets chunked transfer
+    // encoding; HTTP/1.0 gets the raw bytes and the connection closes. It runs on the connection's
+    // thread between writes, so it must not block, nor hold a lock from one call to the next.
+    std::function<bool(std::string& chunk)> stream;
 
     template <std::size_t N>
     void set_header(const char (&name)[N], std::string value) {
