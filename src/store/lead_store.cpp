@@ -398,16 +398,37 @@ void LeadStore::order_for_restore(std::vector<LeadPtr>& leads) {
     });
 }
 
+namespace {
+
+// The filters of a ListQuery that the listing has no index for (status picks which ordering is
+// read): one definition for list() and list_all(), so the list and the export agree.
+class SourceAndSearchFilter {
+public:
+    explicit SourceAndSearchFilter(const ListQuery& query) : source_(query.source) {
+        if (query.search) {
+            needle_ = *query.search;
+            std::transform(needle_->begin(), needle_->end(), needle_->begin(), ascii_lower);
+        }
+    }
+    bool admits_all() const { return !source_ && !needle_; }
+    bool admits(const Lead& lead) const {
+        if (source_ && lead.source != *source_) return false;
+        return !needle_ || contains_ignoring_case(lead.name, *needle_) || contains_ignoring_case(lead.email, *needle_);
+    }
+
+private:
+    const std::optional<std::string>& source_;
+    std::optional<std::string> needle_;  // the search, ASCII-lower-cased
+};
+
+}  // namespace
+
 ListPage LeadStore::list(WorkspaceId ws, const ListQuery& query) const {
     ListPage page;
     const WorkspaceLeads* wl = find_workspace_leads(ws);
     if (wl == nullptr) return page;
 
-    std::string needle;
-    if (query.search) {
-        needle = *query.search;
-        std::transform(needle.begin(), needle.end(), needle.begin(), ascii_lower);
-    }
+    const SourceAndSearchFilter filter(query);
     const std::size_t limit = query.limit;
     // Saturating: a huge page number must not overflow into a small offset.
     const std::size_t skip =
@@ -417,7 +438,7 @@ ListPage LeadStore::list(WorkspaceId ws, const ListQuery& query) const {
 
     std::shared_lock lock(wl->mu);
     const NewestFirst& order = query.status ? wl->by_status[status_index(*query.status)] : wl->newest_first;
-    if (!query.source && !query.search) {
+    if (filter.admits_all()) {
         // Every lead of `order` matches: the total is its size and the page is read in place.
         page.total = order.size();
         if (skip >= order.size()) return page;
@@ -427,14 +448,24 @@ ListPage LeadStore::list(WorkspaceId ws, const ListQuery& query) const {
         return page;
     }
     for (const auto& [key, lead] : order) {
-        if (query.source && lead->source != *query.source) continue;
-        if (query.search && !contains_ignoring_case(lead->name, needle) &&
-            !contains_ignoring_case(lead->email, needle))
-            continue;
+        if (!filter.admits(*lead)) continue;
         if (page.total >= skip && page.leads.size() < limit) page.leads.push_back(lead);
         ++page.total;
     }
     return page;
+}
+
+std::vector<LeadPtr> LeadStore::list_all(WorkspaceId ws, const ListQuery& filters) const {
+    std::vector<LeadPtr> leads;
+    const WorkspaceLeads* wl = find_workspace_leads(ws);
+    if (wl == nullptr) return leads;
+    const SourceAndSearchFilter filter(filters);
+    std::shared_lock lock(wl->mu);
+    const NewestFirst& order = filters.status ? wl->by_status[status_index(*filters.status)] : wl->newest_first;
+    if (filter.admits_all()) leads.reserve(order.size());
+    for (const auto& [key, lead] : order)
+        if (filter.admits(*lead)) leads.push_back(lead);
+    return leads;
 }
 
 std::size_t LeadStore::count(WorkspaceId ws) const {

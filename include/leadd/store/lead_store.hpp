@@ -93,6 +93,13 @@ public:
 
     ListPage list(WorkspaceId ws, const ListQuery& query) const;
 
+    // Every lead of the workspace that passes the query's filters (status, source, search, as
+    // list() applies them; page and limit are ignored), newest first, as they all were at one
+    // instant: read under the workspace's listing lock. Leads are immutable, so the pointers keep
+    // showing that instant whatever is updated or deleted afterwards (what an export streams).
+    // Costs 16 bytes per matching lead, and holds the listing lock (shared) for one pass.
+    std::vector<LeadPtr> list_all(WorkspaceId ws, const ListQuery& filters) const;
+
     std::size_t count(WorkspaceId ws) const;
     std::size_t size() const;
 
