@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 ARGS ?=
 RUN_DATA_DIR ?= ./data
 
-.PHONY: deps run build test test-release test-tsan dist clean
+.PHONY: deps run build test test-release test-asan test-tsan dist clean
 
 deps:
 	@scripts/install-deps.sh
@@ -19,15 +19,24 @@ build: deps build/release/Makefile
 run: build
 	./build/release/leadd serve --data-dir $(RUN_DATA_DIR) $(ARGS)
 
-# Every unit and integration test against an optimized build with assertions, then the
-# concurrency tests again against a ThreadSanitizer build of the store and the server.
-test: test-release test-tsan
+# Every unit and integration test against an optimized build with assertions, then all of them
+# again under AddressSanitizer + UBSan and under ThreadSanitizer. The first stage that fails
+# stops the run.
+test: test-release test-asan test-tsan
 
 test-release: deps
 	cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEADD_BUILD_TESTS=ON
 	cmake --build build/test -j $(JOBS)
 	ctest --test-dir build/test --output-on-failure -j 2
 
+# Debug: assertions on (Boost's too); the sanitizer flags add -O1.
+test-asan: deps
+	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DLEADD_BUILD_TESTS=ON -DLEADD_SANITIZE=address
+	cmake --build build/asan -j $(JOBS)
+	UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build/asan --output-on-failure -j 2
+
+# One test at a time: two TSan tests side by side starve each other's timing-bound parts (the
+# snapshot test's niced snapshot thread, the connection-count tests) and take longer, not less.
 test-tsan: deps
 	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEADD_BUILD_TESTS=ON -DLEADD_SANITIZE=thread
 	cmake --build build/tsan -j $(JOBS)

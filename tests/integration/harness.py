@@ -6,6 +6,7 @@ The binary comes from the LEADD_BIN environment variable (CTest sets it)."""
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,6 +16,12 @@ import time
 import unittest
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+
+# What a sanitizer build of leadd (ASan, UBSan, LSan, TSan) prints when it finds something. Every
+# server's log is checked when it stops, so each suite run against such a build fails on one.
+SANITIZER_REPORT = re.compile(
+    r"ThreadSanitizer|AddressSanitizer|LeakSanitizer|"
+    r"\.(?:c|cc|cpp|cxx|h|hpp|ipp):\d+:\d+: runtime error:")
 
 
 def free_port():
@@ -158,12 +165,26 @@ class Server:
                 self.proc.wait()
         self.proc.stdout.close()
         self.log.close()
+        self.assert_no_sanitizer_report()
         return self.proc.returncode
 
+    def assert_no_sanitizer_report(self):
+        if getattr(self, "sanitizer_checked", False):
+            return
+        self.sanitizer_checked = True
+        with open(self.log_path, errors="replace") as f:
+            log = f.read()
+        m = SANITIZER_REPORT.search(log)
+        if m is not None:
+            raise AssertionError(f"sanitizer report in the log of leadd ({self.log_path}):\n"
+                                 + log[max(0, m.start() - 200):m.start() + 4000])
+
     def close(self):
-        self.stop()
-        if self.own_data_dir:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            if self.own_data_dir:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 class ServerTest(unittest.TestCase):

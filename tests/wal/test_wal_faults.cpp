@@ -236,7 +236,7 @@ TEST_CASE("the store refuses changes while the log is read-only, changes nothing
     TempDir dir;
     auto faulty = std::make_shared<FaultyFileSystem>();
     wal::Log log(fault_options(dir.path(), faulty), 1);
-    store::LeadStore live;
+    store::LeadStore live(test_store_options());
     auth::KeyRegistry live_keys;
     const auto ws = live_keys.create_workspace("shop").id;  // before the log: not in it
     live.attach_log(&log);
@@ -321,7 +321,7 @@ TEST_CASE("the store refuses changes while the log is read-only, changes nothing
 
     // Replaying the log gives exactly the live state (the caught create included: it was queued
     // and written once the disk came back).
-    store::LeadStore s;
+    store::LeadStore s(test_store_options());
     auth::KeyRegistry k;
     const auto outcome = wal::recover(*posix, dir.path(), wal::CorruptionPolicy::Stop, dispatch_to(s, k));
     if (auto* f = std::get_if<wal::RecoveryFailure>(&outcome)) FAIL(f->message);

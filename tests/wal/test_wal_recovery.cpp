@@ -249,7 +249,7 @@ std::unique_ptr<ops::Persistence> must_open(const fs::path& dir, store::LeadStor
 // same state as `live`; the Persistence is closed at the end (which writes a final snapshot).
 wal::RecoveryReport require_recovers_to(const fs::path& dir, const store::LeadStore& live,
                                         const auth::KeyRegistry& live_keys, const History& h) {
-    store::LeadStore s;
+    store::LeadStore s(test_store_options());
     auth::KeyRegistry k;
     auto p = must_open(dir, s, k);
     INFO("recovering " << dir.string());
@@ -269,7 +269,7 @@ void require_fresh_ids_after_recovery(const fs::path& dir, const History& h) {
     std::set<store::LeadId> seen = h.ids_seen;
     for (int restart = 0; restart < 2; ++restart) {
         INFO("restart " << restart);
-        store::LeadStore s;
+        store::LeadStore s(test_store_options());
         auth::KeyRegistry k;
         auto p = must_open(copy.path(), s, k);
         store::NewLead l;
@@ -549,7 +549,7 @@ TEST_CASE("zero-filled (or 0xff) garbage after the last record is a torn tail", 
 
 TEST_CASE("recovering the same dir twice gives the live state; ids are not reused", "[wal][recovery][replay]") {
     TempDir dir;
-    store::StoreOptions live_options;
+    store::StoreOptions live_options = test_store_options();
     live_options.clock = jittery_clock();
     store::LeadStore live(live_options);
     auth::KeyRegistry live_keys;
@@ -587,7 +587,7 @@ TEST_CASE("recovering the same dir twice gives the live state; ids are not reuse
     SECTION("through recover() with the same dispatch, twice") {
         for (int round = 0; round < 2; ++round) {
             INFO("round " << round);
-            store::LeadStore s;
+            store::LeadStore s(test_store_options());
             auth::KeyRegistry k;
             const auto outcome = wal::recover(*posix, crashed_raw.path(), wal::CorruptionPolicy::Stop, dispatch_to(s, k));
             if (auto* f = std::get_if<wal::RecoveryFailure>(&outcome)) FAIL(f->message);
@@ -617,7 +617,7 @@ TEST_CASE("recovering the same dir twice gives the live state; ids are not reuse
 
 TEST_CASE("a snapshot taken right after the newest lead was deleted still keeps its id retired", "[wal][recovery][replay]") {
     TempDir dir;
-    store::LeadStore live;
+    store::LeadStore live(test_store_options());
     auth::KeyRegistry live_keys;
     History h;
     auto p = must_open(dir.path(), live, live_keys);
@@ -643,7 +643,7 @@ TEST_CASE("an id a create took but the log never kept is not handed out again", 
     // record reached the disk. A copy of the dir taken just before that create is the disk the
     // restart finds; the live store goes on to make the "lost" create.
     TempDir dir;
-    store::LeadStore live;
+    store::LeadStore live(test_store_options());
     auth::KeyRegistry live_keys;
     History h;
     auto p = must_open(dir.path(), live, live_keys);
@@ -662,7 +662,7 @@ TEST_CASE("an id a create took but the log never kept is not handed out again", 
     const auto lost = create_in(live, "lost@example.net");
     p->close();
 
-    store::LeadStore restarted;
+    store::LeadStore restarted(test_store_options());
     auth::KeyRegistry restarted_keys;
     auto q = must_open(crashed.path(), restarted, restarted_keys);
     // The live store may have burnt a few ids on refused creates before the lost one, so the
@@ -774,7 +774,7 @@ TEST_CASE("after --recover=truncate over a gap, a later crash's torn tail is sti
 
 TEST_CASE("a damaged or cut snapshot is refused, naming it", "[wal][recovery][snapshot]") {
     TempDir dir;
-    store::LeadStore live;
+    store::LeadStore live(test_store_options());
     auth::KeyRegistry live_keys;
     History h;
     {
@@ -856,7 +856,7 @@ TEST_CASE("a damaged or cut snapshot is refused, naming it", "[wal][recovery][sn
         std::string damaged = snap;
         damaged[snap.size() / 2] ^= 0x04;
         write_file(dir.path() / snap_name, damaged);
-        store::LeadStore s;
+        store::LeadStore s(test_store_options());
         auth::KeyRegistry k;
         auto opened = ops::Persistence::open(persistence_options(dir.path()), s, k);
         REQUIRE(std::holds_alternative<std::string>(opened));
@@ -865,7 +865,7 @@ TEST_CASE("a damaged or cut snapshot is refused, naming it", "[wal][recovery][sn
     SECTION("a leftover temp snapshot is ignored") {
         restore_dir(dir.path(), original);
         write_file(dir.path() / (wal::snapshot_file_name(999999) + ".tmp"), "half a snapshot");
-        store::LeadStore s;
+        store::LeadStore s(test_store_options());
         auth::KeyRegistry k;
         const auto outcome = wal::recover(*posix, dir.path(), wal::CorruptionPolicy::Stop, dispatch_to(s, k));
         REQUIRE(std::holds_alternative<wal::RecoveryReport>(outcome));

@@ -25,6 +25,13 @@
 #define LEADD_TEST_TSAN 1
 #endif
 #endif
+#if defined(LEADD_TEST_TSAN) || defined(__SANITIZE_ADDRESS__)
+#define LEADD_TEST_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LEADD_TEST_SANITIZER 1
+#endif
+#endif
 
 using namespace leadd;
 using namespace leadd::test;
@@ -42,7 +49,10 @@ store::StoreOptions store_options() {
     return o;
 }
 
-#ifdef LEADD_TEST_TSAN
+// Sized down under a sanitizer: the writers run on for as long as the snapshots take, and a
+// snapshot (at nice 10, slowed by the sanitizer too) takes long enough there that the store
+// they keep growing makes each next one slower still.
+#ifdef LEADD_TEST_SANITIZER
 constexpr int writer_threads = 2;
 constexpr int min_ops_per_writer = 1500;
 constexpr int snapshots_to_take = 8;

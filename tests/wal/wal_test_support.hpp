@@ -27,6 +27,21 @@ namespace leadd::test {
 
 namespace fs = std::filesystem;
 
+// The options of every store a test opens with Persistence. TSan's deadlock detector tracks at
+// most 64 locks held by one thread, and a snapshot's cut (taken at least by Persistence::close)
+// holds every shard lock plus a few: under TSan those stores have 32 shards.
+inline store::StoreOptions test_store_options() {
+    store::StoreOptions o;
+#if defined(__SANITIZE_THREAD__)
+    o.shards = 32;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    o.shards = 32;
+#endif
+#endif
+    return o;
+}
+
 // A fresh directory under the system temp dir, removed with everything in it at scope exit.
 class TempDir {
 public:
