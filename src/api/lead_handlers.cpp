@@ -18,40 +18,6 @@ using store::StoreErrc;
 
 namespace {
 
-http::Response lead_not_found(const http::Request& request) {
-    return http::error_response(404, "LEAD_NOT_FOUND", "Lead not found", request);
-}
-
-// The one place a store refusal becomes an HTTP answer. `sent_email` is the address as the
-// request spelled it, which is what a 409 reports.
-http::Response store_error(const http::Request& request, const store::StoreError& e,
-                           std::string_view sent_email = {}, const json::object* body = nullptr) {
-    switch (e.code) {
-    case StoreErrc::LeadNotFound:
-        return lead_not_found(request);
-    case StoreErrc::DuplicateEmail:
-        return http::error_response(
-            409, "DUPLICATE_EMAIL", "Email already exists", request,
-            {{"email", sent_email},
-             {"existingLeadId", store::format_hex_id("lead_", e.existing_lead)},
-             {"message", "A different lead with this email already exists in your workspace"}});
-    case StoreErrc::PreconditionFailed:
-        return http::error_response(412, "PRECONDITION_FAILED",
-                                    "If-Match does not match the lead's current ETag", request);
-    case StoreErrc::ImmutableField: {
-        const json::value* sent = body ? body->if_contains(e.field) : nullptr;
-        return validation_error(request, {e.field, sent ? *sent : json::value(nullptr),
-                                          e.field + " cannot be modified"});
-    }
-    case StoreErrc::Unavailable:
-        return writes_unavailable(request);
-    case StoreErrc::MetadataTooLarge:
-        return validation_error(
-            request, {"metadata", nullptr, "Metadata must be at most 65536 bytes when serialized"});
-    }
-    return http::error_response(500, "INTERNAL_ERROR", "Internal error", request);
-}
-
 http::Response lead_response(int status, const store::Lead& lead) {
     auto r = http::success_response_text(status, lead_json_text(lead));
     r.set_header("ETag", etag_of(lead));
@@ -82,6 +48,10 @@ void LeadHandlers::register_routes(http::Router& router) {
         };
     };
     router.add("POST", "/api/v1/leads", admitted([this](auto& rq, auto ws, auto&) { return create(rq, ws); }));
+    router.add("POST", "/api/v1/leads/batch",
+               admitted([this](auto& rq, auto ws, auto&) { return create_batch(rq, ws); }));
+    router.add("PUT", "/api/v1/leads/batch",
+               admitted([this](auto& rq, auto ws, auto&) { return update_batch(rq, ws); }));
     router.add("GET", "/api/v1/leads", admitted([this](auto& rq, auto ws, auto&) { return list(rq, ws); }));
     router.add("GET", "/api/v1/leads/{leadId}",
                admitted([this](auto& rq, auto ws, auto& p) { return get(rq, ws, p[0]); }));

@@ -1,6 +1,7 @@
 #include "leadd/api/request_checks.hpp"
 
 #include "leadd/http/envelope.hpp"
+#include "leadd/store/ids.hpp"
 #include "leadd/store/json_parse.hpp"
 
 namespace leadd::api {
@@ -107,6 +108,38 @@ void add_rate_limit_headers(http::Response& response, const auth::Quota& quota) 
     response.set_header("X-RateLimit-Remaining", std::to_string(quota.remaining));
     response.set_header("X-RateLimit-Reset", std::to_string(quota.reset_at));
     response.set_header("X-RateLimit-Used", std::to_string(quota.used));
+}
+
+http::Response lead_not_found(const http::Request& request) {
+    return http::error_response(404, "LEAD_NOT_FOUND", "Lead not found", request);
+}
+
+http::Response store_error(const http::Request& request, const store::StoreError& e,
+                           std::string_view sent_email, const json::object* body) {
+    switch (e.code) {
+    case store::StoreErrc::LeadNotFound:
+        return lead_not_found(request);
+    case store::StoreErrc::DuplicateEmail:
+        return http::error_response(
+            409, "DUPLICATE_EMAIL", "Email already exists", request,
+            {{"email", sent_email},
+             {"existingLeadId", store::format_hex_id("lead_", e.existing_lead)},
+             {"message", "A different lead with this email already exists in your workspace"}});
+    case store::StoreErrc::PreconditionFailed:
+        return http::error_response(412, "PRECONDITION_FAILED",
+                                    "If-Match does not match the lead's current ETag", request);
+    case store::StoreErrc::ImmutableField: {
+        const json::value* sent = body ? body->if_contains(e.field) : nullptr;
+        return validation_error(request, {e.field, sent ? *sent : json::value(nullptr),
+                                          e.field + " cannot be modified"});
+    }
+    case store::StoreErrc::Unavailable:
+        return writes_unavailable(request);
+    case store::StoreErrc::MetadataTooLarge:
+        return validation_error(
+            request, {"metadata", nullptr, "Metadata must be at most 65536 bytes when serialized"});
+    }
+    return http::error_response(500, "INTERNAL_ERROR", "Internal error", request);
 }
 
 }  // namespace leadd::api

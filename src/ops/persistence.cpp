@@ -53,6 +53,7 @@ std::variant<std::unique_ptr<Persistence>, std::string> Persistence::open(Persis
             }
             return store.restore_lead(rec.payload);
         case wal::RecordType::LeadDelete: return store.restore_deletion(rec.payload);
+        case wal::RecordType::LeadBatch: return store.restore_batch(rec.payload);
         case wal::RecordType::SnapshotHeader: return store.restore_header(rec.payload);
         default: return keys.restore(rec.type, rec.payload);
         }

@@ -177,20 +177,12 @@ LeadPtr LeadStore::get(WorkspaceId ws, LeadId id) const {
     return it->second;
 }
 
-Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& patch) {
-    if (refuse_writes()) return StoreError{StoreErrc::Unavailable, 0, {}};
-    Shard& shard = shard_of(id);
-    std::unique_lock shard_lock(shard.mu);
-    auto it = shard.leads.find(id);
-    if (it == shard.leads.end() || it->second->workspace != ws)
-        return StoreError{StoreErrc::LeadNotFound, 0, {}};
-    const Lead& current = *it->second;
+std::variant<Lead, StoreError> LeadStore::apply_patch(const Lead& current, const LeadPatch& patch) const {
     if (patch.if_match && *patch.if_match != current.version)
         return StoreError{StoreErrc::PreconditionFailed, 0, {}};
     if (patch.created_at_unreadable ||
         (patch.expect_created_at && *patch.expect_created_at != current.created_at))
         return StoreError{StoreErrc::ImmutableField, 0, "createdAt"};
-
     Lead next = current;
     if (patch.name) next.name = *patch.name;
     if (patch.email) next.email = *patch.email;
@@ -203,10 +195,26 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
             boost::json::serialize(next.metadata).size() > options_.max_metadata_bytes)
             return StoreError{StoreErrc::MetadataTooLarge, 0, "metadata"};
     }
-    if (next.name == current.name && next.email == current.email && next.phone == current.phone &&
-        next.source == current.source && next.status == current.status &&
-        next.metadata == current.metadata)
-        return it->second;  // nothing changes: no new version, no new updatedAt
+    return next;
+}
+
+bool LeadStore::same_fields(const Lead& a, const Lead& b) {
+    return a.name == b.name && a.email == b.email && a.phone == b.phone && a.source == b.source &&
+           a.status == b.status && a.metadata == b.metadata;
+}
+
+Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& patch) {
+    if (refuse_writes()) return StoreError{StoreErrc::Unavailable, 0, {}};
+    Shard& shard = shard_of(id);
+    std::unique_lock shard_lock(shard.mu);
+    auto it = shard.leads.find(id);
+    if (it == shard.leads.end() || it->second->workspace != ws)
+        return StoreError{StoreErrc::LeadNotFound, 0, {}};
+    const Lead& current = *it->second;
+    auto patched = apply_patch(current, patch);
+    if (auto* refused = std::get_if<StoreError>(&patched)) return std::move(*refused);
+    auto& next = std::get<Lead>(patched);
+    if (same_fields(next, current)) return it->second;  // no new version, no new updatedAt
 
     // An email change holds both stripes until the change is logged and listed: released any
     // earlier, another lead could take the old address and be logged (and listed) before this
@@ -256,6 +264,166 @@ Result<Millis> LeadStore::remove(WorkspaceId ws, LeadId id, std::optional<std::u
     if (log_) log_->append(wal::RecordType::LeadDelete, encode_lead_deletion({ws, id}));
     unindex_from_listing(*lead);
     return options_.clock();
+}
+
+LeadStore::BatchOutcome LeadStore::create_all(WorkspaceId ws, std::vector<NewLead> leads) {
+    std::vector<BatchItem> items;
+    items.reserve(leads.size());
+    for (auto& lead : leads) items.push_back({ids_.next(), &lead, nullptr});
+    return apply_all(ws, items);
+}
+
+LeadStore::BatchOutcome LeadStore::update_all(WorkspaceId ws,
+                                              const std::vector<std::pair<LeadId, LeadPatch>>& updates) {
+    std::vector<BatchItem> items;
+    items.reserve(updates.size());
+    for (const auto& [id, patch] : updates) items.push_back({id, nullptr, &patch});
+    return apply_all(ws, items);
+}
+
+LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<BatchItem>& items) {
+    BatchOutcome out;
+    for (const auto& item : items) out.ids.push_back(item.id);
+    if (refuse_writes()) {
+        out.refused = StoreError{StoreErrc::Unavailable, 0, {}};
+        return out;
+    }
+    // Every shard the batch touches, in ascending order (the order cut() takes them too).
+    std::vector<std::size_t> shard_indexes;
+    for (const auto& item : items) shard_indexes.push_back(item.id & (shard_count_ - 1));
+    std::sort(shard_indexes.begin(), shard_indexes.end());
+    shard_indexes.erase(std::unique(shard_indexes.begin(), shard_indexes.end()), shard_indexes.end());
+    std::vector<std::unique_lock<std::shared_mutex>> shard_locks;
+    shard_locks.reserve(shard_indexes.size());
+    for (auto i : shard_indexes) shard_locks.emplace_back(shards_[i].mu);
+
+    // Each item's lead before and after it, against the store as the earlier items leave it.
+    // `after` is still unstamped and unversioned; equal to `before` when the item changes nothing.
+    std::unordered_map<LeadId, std::shared_ptr<Lead>> staged;
+    auto state_of = [&](LeadId id) -> std::shared_ptr<const Lead> {
+        if (auto it = staged.find(id); it != staged.end()) return it->second;
+        const Shard& shard = shard_of(id);
+        auto it = shard.leads.find(id);
+        return it == shard.leads.end() ? nullptr : it->second;
+    };
+    struct Step {
+        std::shared_ptr<const Lead> before;
+        std::shared_ptr<Lead> after;
+        bool failed = false;
+    };
+    std::vector<Step> steps(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const BatchItem& item = items[i];
+        Step& step = steps[i];
+        if (item.create) {
+            auto lead = std::make_shared<Lead>();
+            lead->id = item.id;
+            lead->workspace = ws;
+            lead->name = std::move(item.create->name);
+            lead->email = std::move(item.create->email);
+            lead->phone = std::move(item.create->phone);
+            lead->source = std::move(item.create->source);
+            lead->status = item.create->status;
+            lead->metadata = std::move(item.create->metadata);
+            step.after = std::move(lead);
+        } else {
+            step.before = state_of(item.id);
+            if (!step.before || step.before->workspace != ws) {
+                out.failures.emplace_back(i, StoreError{StoreErrc::LeadNotFound, 0, {}});
+                step.failed = true;
+                continue;
+            }
+            auto patched = apply_patch(*step.before, *item.patch);
+            if (auto* refused = std::get_if<StoreError>(&patched)) {
+                out.failures.emplace_back(i, std::move(*refused));
+                step.failed = true;
+                continue;
+            }
+            if (same_fields(std::get<Lead>(patched), *step.before)) {
+                step.after = std::const_pointer_cast<Lead>(step.before);  // never written to: unchanged
+                continue;
+            }
+            step.after = std::make_shared<Lead>(std::move(std::get<Lead>(patched)));
+        }
+        staged[item.id] = step.after;
+    }
+
+    // Every email stripe the batch touches, ascending; then each item's email, in order, against
+    // the owners as the earlier items leave them (0: nobody).
+    std::vector<std::pair<std::string, std::string>> keys(items.size());  // (old, new) per item
+    std::vector<std::size_t> stripe_indexes;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const Step& step = steps[i];
+        if (step.failed || step.after == step.before) continue;
+        keys[i].second = email_key(ws, step.after->email);
+        stripe_indexes.push_back(stripe_index(keys[i].second));
+        if (step.before) {
+            keys[i].first = email_key(ws, step.before->email);
+            stripe_indexes.push_back(stripe_index(keys[i].first));
+        }
+    }
+    std::sort(stripe_indexes.begin(), stripe_indexes.end());
+    stripe_indexes.erase(std::unique(stripe_indexes.begin(), stripe_indexes.end()), stripe_indexes.end());
+    std::vector<std::unique_lock<std::mutex>> stripe_locks;
+    stripe_locks.reserve(stripe_indexes.size());
+    for (auto i : stripe_indexes) stripe_locks.emplace_back(email_stripes_[i].mu);
+
+    std::unordered_map<std::string, LeadId> owners_after;
+    auto owner_of = [&](const std::string& key) -> LeadId {
+        if (auto it = owners_after.find(key); it != owners_after.end()) return it->second;
+        const auto& owners = email_stripes_[stripe_index(key)].owners;
+        auto it = owners.find(key);
+        return it == owners.end() ? 0 : it->second;
+    };
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const auto& [old_key, new_key] = keys[i];
+        if (steps[i].failed || new_key.empty() || old_key == new_key) continue;
+        if (const LeadId owner = owner_of(new_key); owner != 0 && owner != items[i].id) {
+            out.failures.emplace_back(i, StoreError{StoreErrc::DuplicateEmail, owner, "email"});
+            steps[i].failed = true;
+            continue;
+        }
+        if (!old_key.empty()) owners_after[old_key] = 0;
+        owners_after[new_key] = items[i].id;
+    }
+    if (!out.failures.empty()) {
+        std::sort(out.failures.begin(), out.failures.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+        return out;  // nothing was changed; the creates' ids stay unused
+    }
+
+    // All checks passed: stamp, install, list and log, all under the locks taken above.
+    for (const auto& [key, id] : owners_after) {
+        auto& owners = email_stripes_[stripe_index(key)].owners;
+        if (id == 0) owners.erase(key);
+        else owners[key] = id;
+    }
+    const Millis now = options_.clock();
+    const auto changed = static_cast<std::uint64_t>(
+        std::count_if(steps.begin(), steps.end(), [](const Step& s) { return s.after != s.before; }));
+    wal::PayloadWriter record;
+    record.u64(changed);
+    out.leads.reserve(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        Step& step = steps[i];
+        if (step.after != step.before) {
+            if (step.before) {
+                step.after->updated_at = stamp_after(step.before->updated_at);
+                step.after->version = step.before->version + 1;
+            } else {
+                step.after->created_at = step.after->updated_at = now;
+            }
+            Shard& shard = shard_of(items[i].id);
+            LeadPtr& slot = shard.leads[items[i].id];
+            keep_for_cut(shard, items[i].id, slot);  // the first change of the lead in this batch wins
+            slot = step.after;
+            index_for_listing(step.after, step.before.get());
+            record.str(encode_lead(*step.after));
+        }
+        out.leads.push_back(step.after);
+    }
+    if (log_ && changed) log_->append(wal::RecordType::LeadBatch, record.bytes());
+    return out;
 }
 
 void LeadStore::install(LeadPtr lead) {
@@ -332,6 +500,21 @@ bool LeadStore::restore_deletion(std::string_view payload) {
     forget_email(*lead);
     shard.leads.erase(it);
     unindex_from_listing(*lead);
+    return true;
+}
+
+bool LeadStore::restore_batch(std::string_view payload) {
+    // Decoded in full before anything is applied: a batch is replayed whole or not at all.
+    wal::PayloadReader in(payload);
+    const std::uint64_t count = in.u64();
+    std::vector<Lead> leads;
+    for (std::uint64_t i = 0; i < count && in.ok(); ++i) {
+        auto lead = decode_lead(in.str());
+        if (!lead) return false;
+        leads.push_back(std::move(*lead));
+    }
+    if (!in.done()) return false;
+    for (auto& lead : leads) install(std::make_shared<const Lead>(std::move(lead)));
     return true;
 }
 

@@ -103,7 +103,7 @@ std::optional<RecordView> RecordReader::next() {
         stop_ = Stop::BadChecksum;
         return std::nullopt;
     }
-    if (type < 1 || type > static_cast<std::uint8_t>(RecordType::SnapshotEnd)) {
+    if (type < 1 || type > static_cast<std::uint8_t>(RecordType::LastType)) {
         stop_ = Stop::BadType;
         return std::nullopt;
     }

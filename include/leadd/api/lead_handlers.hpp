@@ -25,6 +25,10 @@ public:
     http::Response get(const http::Request& request, store::WorkspaceId ws, std::string_view lead_id) const;
     http::Response update(const http::Request& request, store::WorkspaceId ws, std::string_view lead_id) const;
     http::Response remove(const http::Request& request, store::WorkspaceId ws, std::string_view lead_id) const;
+    // POST / PUT /api/v1/leads/batch (batch_handlers.cpp).
+    static constexpr std::size_t max_batch_items = 1000;
+    http::Response create_batch(const http::Request& request, store::WorkspaceId ws) const;
+    http::Response update_batch(const http::Request& request, store::WorkspaceId ws) const;
 
 private:
     store::LeadStore& store_;

@@ -6,6 +6,7 @@
 #include "leadd/auth/key_registry.hpp"
 #include "leadd/auth/rate_limiter.hpp"
 #include "leadd/http/message.hpp"
+#include "leadd/store/result.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -44,6 +45,13 @@ std::variant<boost::json::object, http::Response> parse_json_object(const http::
 http::Response writes_unavailable(const http::Request& request);
 
 http::Response validation_error(const http::Request& request, const FieldError& error);
+
+http::Response lead_not_found(const http::Request& request);
+// The one place a store refusal becomes an HTTP answer. `sent_email` is the address as the
+// request spelled it, which is what a 409 reports; `body` the request's JSON (an immutable field
+// reports the value sent).
+http::Response store_error(const http::Request& request, const store::StoreError& e,
+                           std::string_view sent_email = {}, const boost::json::object* body = nullptr);
 
 // 429 RATE_LIMIT_EXCEEDED with Retry-After; and the four X-RateLimit-* headers for any answer.
 http::Response rate_limited(const http::Request& request, const auth::Quota& quota);

@@ -45,6 +45,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 namespace leadd::store {
@@ -100,6 +101,22 @@ public:
     // Costs 16 bytes per matching lead, and holds the listing lock (shared) for one pass.
     std::vector<LeadPtr> list_all(WorkspaceId ws, const ListQuery& filters) const;
 
+    // Atomic batches: every item applied, or none. The items' shards are locked (ascending),
+    // then every email stripe the batch touches (ascending); each item is checked in order
+    // against the store as the earlier items leave it (two items of one batch may not take one
+    // email; an item may update a lead an earlier item changed); then all are applied and logged
+    // as ONE LeadBatch record, so after a crash the log holds all of them or none. A concurrent
+    // list may see some of the batch before the rest (each lead itself is always whole).
+    struct BatchOutcome {
+        std::vector<LeadPtr> leads;  // applied: each item's resulting lead, in order
+        std::vector<LeadId> ids;     // each item's lead id (a failed create's was never used)
+        std::vector<std::pair<std::size_t, StoreError>> failures;  // not applied: which item, why
+        std::optional<StoreError> refused;  // Unavailable: nothing checked, nothing applied
+        bool applied() const { return !refused && failures.empty(); }
+    };
+    BatchOutcome create_all(WorkspaceId ws, std::vector<NewLead> leads);
+    BatchOutcome update_all(WorkspaceId ws, const std::vector<std::pair<LeadId, LeadPatch>>& updates);
+
     std::size_t count(WorkspaceId ws) const;
     std::size_t size() const;
 
@@ -110,6 +127,7 @@ public:
     // Returns false for a payload that does not decode. Not for use while serving.
     bool restore_lead(std::string_view payload);
     bool restore_deletion(std::string_view payload);
+    bool restore_batch(std::string_view payload);  // all of it, or (undecodable) none
     bool restore_header(std::string_view payload);
     // Recovery of a snapshot's leads (distinct ids and emails, in order_for_restore's order): the
     // id map and the email + listing indexes are filled by two threads at once.
@@ -183,6 +201,15 @@ private:
     void index_for_listing(const LeadPtr& lead, const Lead* previous = nullptr);
     void unindex_from_listing(const Lead& lead);
     Millis stamp_after(Millis previous) const;
+    // The lead `patch` makes of `current` (not yet stamped or versioned), or why it may not.
+    std::variant<Lead, StoreError> apply_patch(const Lead& current, const LeadPatch& patch) const;
+    static bool same_fields(const Lead& a, const Lead& b);  // every field a client can change
+    struct BatchItem {
+        LeadId id;
+        NewLead* create = nullptr;          // a create, or
+        const LeadPatch* patch = nullptr;   // an update
+    };
+    BatchOutcome apply_all(WorkspaceId ws, const std::vector<BatchItem>& items);
 
     StoreOptions options_;
     mutable std::mutex cut_mu_;  // one cut at a time

@@ -35,6 +35,8 @@ enum class RecordType : std::uint8_t {
     KeyRevoke = 5,        // key id
     SnapshotHeader = 6,   // first record of a snapshot: the owner's header (e.g. the id counter)
     SnapshotEnd = 7,      // last record of a snapshot: how many records came before it
+    LeadBatch = 8,        // an atomic batch: its LeadPut payloads, replayed all together or not at all
+    LastType = LeadBatch,
 };
 
 std::uint32_t crc32c(std::string_view data);

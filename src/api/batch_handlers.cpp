@@ -1,0 +1,316 @@
+// POST and PUT /api/v1/leads/batch: up to max_batch_items creates or updates in one request.
+//
+// Each item is validated and applied on its own, in order, and answered with its own status
+// inside one 200 (207-style); with ?atomic=true all are applied or none (LeadStore::create_all /
+// update_all: one lock set, one log record), and when one fails the others answer 424
+// BATCH_ABORTED. Either way the request waits once for the log (the server's durability gate),
+// so a batch costs one group commit, not one per item.
+
+#include "leadd/api/json_lead.hpp"
+#include "leadd/api/lead_handlers.hpp"
+#include "leadd/api/query.hpp"
+#include "leadd/api/request_checks.hpp"
+#include "leadd/http/envelope.hpp"
+#include "leadd/store/ids.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <unordered_map>
+
+namespace leadd::api {
+
+namespace json = boost::json;
+
+namespace {
+
+// One item's answer, as JSON text: {"index":i,"status":s,"data":lead} or
+// {"index":i,"status":s,"error":...,"code":...,"details":...} (the error envelope's fields).
+struct ItemResults {
+    std::string text = "[";
+    std::size_t succeeded = 0, failed = 0;
+
+    void success(std::size_t index, int status, const store::Lead& lead) {
+        open(index, status);
+        text += R"(,"data":)";
+        text += lead_json_text(lead);
+        text += '}';
+        ++succeeded;
+    }
+    // `answer`: the error response a single request would have got; its envelope minus
+    // success and requestId (the batch has one) becomes the item's.
+    void failure(std::size_t index, const http::Response& answer, json::object extra_details = {}) {
+        json::object envelope = json::parse(answer.body).as_object();
+        open(index, answer.status);
+        for (std::string_view key : {"error", "code"}) {
+            text += ",\"";
+            text += key;
+            text += "\":";
+            text += json::serialize(envelope.at(key));
+        }
+        json::value* details = envelope.if_contains("details");
+        if (!extra_details.empty()) {
+            if (!details) {
+                envelope["details"].emplace_object();
+                details = envelope.if_contains("details");
+            }
+            for (auto& kv : extra_details) details->as_object()[kv.key()] = std::move(kv.value());
+        }
+        if (details) text += R"(,"details":)" + json::serialize(*details);
+        text += '}';
+        ++failed;
+    }
+    http::Response respond() {
+        text += R"(],"succeeded":)" + std::to_string(succeeded) + R"(,"failed":)" + std::to_string(failed) + "}";
+        return http::success_response_text(200, R"({"results":)" + text);
+    }
+
+private:
+    void open(std::size_t index, int status) {
+        if (text.size() > 1) text += ',';
+        text += R"({"index":)" + std::to_string(index) + R"(,"status":)" + std::to_string(status);
+    }
+};
+
+http::Response aborted(const http::Request& request, std::size_t failed_index) {
+    return http::error_response(424, "BATCH_ABORTED", "Not applied: the batch is atomic and another item failed",
+                                request, {{"failedIndex", failed_index}});
+}
+
+// ?atomic=true|false (default false).
+std::variant<bool, FieldError> parse_atomic(std::string_view query) {
+    for (const auto& [name, raw] : split_query(query)) {
+        if (name != "atomic") continue;
+        const auto value = percent_decode(raw);
+        if (value == "true" || value == "1") return true;
+        if (value == "false" || value == "0") return false;
+        return FieldError{"atomic", json::string(http::to_valid_utf8(value.value_or(std::string(raw)))),
+                          "atomic must be true or false"};
+    }
+    return false;
+}
+
+// The body's one array field ("leads" or "updates"), with 1..max_batch_items items.
+std::variant<const json::array*, FieldError> batch_items(const json::object& body, std::string_view field) {
+    for (const auto& kv : body)
+        if (kv.key() != field)
+            return FieldError{std::string(kv.key()), kv.value(), "Unknown field: the body is {\"" + std::string(field) + "\": [...]}"};
+    const json::value* items = body.if_contains(field);
+    if (!items || !items->is_array())
+        return FieldError{std::string(field), items ? *items : json::value(nullptr), std::string(field) + " must be an array"};
+    const auto& array = items->get_array();
+    if (array.empty() || array.size() > LeadHandlers::max_batch_items)
+        return FieldError{std::string(field), nullptr,
+                          std::string(field) + " must have 1 to " + std::to_string(LeadHandlers::max_batch_items) + " items"};
+    return &array;
+}
+
+// The checks every batch runs before its items: ?atomic, the JSON body, its array.
+struct BatchRequest {
+    bool atomic = false;
+    json::object body;
+    const json::array* items = nullptr;
+};
+std::variant<BatchRequest, http::Response> read_batch(const http::Request& request, std::string_view field,
+                                                      json::storage_ptr storage) {
+    auto atomic = parse_atomic(request.query);
+    if (auto* e = std::get_if<FieldError>(&atomic)) return validation_error(request, *e);
+    auto body = parse_json_object(request, std::move(storage));
+    if (auto* bad = std::get_if<http::Response>(&body)) return std::move(*bad);
+    BatchRequest batch{std::get<bool>(atomic), std::move(std::get<json::object>(body)), nullptr};
+    auto items = batch_items(batch.body, field);
+    if (auto* e = std::get_if<FieldError>(&items)) return validation_error(request, *e);
+    batch.items = std::get<const json::array*>(items);
+    return batch;
+}
+
+FieldError not_an_object(std::string_view field, std::size_t index, const json::value& v) {
+    return {std::string(field) + "[" + std::to_string(index) + "]", v, "Each item must be a JSON object"};
+}
+
+}  // namespace
+
+http::Response LeadHandlers::create_batch(const http::Request& request, store::WorkspaceId ws) const {
+    json::monotonic_resource arena;
+    auto read = read_batch(request, "leads", &arena);
+    if (auto* refused = std::get_if<http::Response>(&read)) return std::move(*refused);
+    const auto& [atomic, body, items] = std::get<BatchRequest>(read);
+
+    // Validation first, for every item: an atomic batch with an invalid item touches nothing.
+    std::vector<std::variant<store::NewLead, FieldError>> checked;
+    checked.reserve(items->size());
+    for (std::size_t i = 0; i < items->size(); ++i) {
+        const auto& item = (*items)[i];
+        if (!item.is_object()) checked.emplace_back(not_an_object("leads", i, item));
+        else checked.push_back(validate_create(item.get_object()));
+    }
+    auto email_of = [&](std::size_t i) -> std::string_view {
+        const auto* lead = std::get_if<store::NewLead>(&checked[i]);
+        return lead ? std::string_view(lead->email) : std::string_view();
+    };
+
+    ItemResults results;
+    std::unordered_map<store::LeadId, std::size_t> created_by_item;  // to name a duplicate's item
+    auto duplicate_details = [&](const store::StoreError& e) {
+        json::object extra;
+        if (auto it = created_by_item.find(e.existing_lead); it != created_by_item.end())
+            extra["duplicateOfIndex"] = it->second;
+        return extra;
+    };
+
+    if (!atomic) {
+        for (std::size_t i = 0; i < checked.size(); ++i) {
+            if (auto* e = std::get_if<FieldError>(&checked[i])) {
+                results.failure(i, validation_error(request, *e));
+                continue;
+            }
+            auto created = store_.create(ws, std::move(std::get<store::NewLead>(checked[i])));
+            if (!created) {
+                results.failure(i, store_error(request, created.error(), (*items)[i].as_object().at("email").as_string()),
+                                duplicate_details(created.error()));
+                continue;
+            }
+            created_by_item.emplace(created.value()->id, i);
+            results.success(i, 201, *created.value());
+        }
+        return results.respond();
+    }
+
+    std::optional<std::size_t> first_invalid;
+    for (std::size_t i = 0; i < checked.size() && !first_invalid; ++i)
+        if (std::holds_alternative<FieldError>(checked[i])) first_invalid = i;
+    if (first_invalid) {
+        for (std::size_t i = 0; i < checked.size(); ++i) {
+            if (auto* e = std::get_if<FieldError>(&checked[i])) results.failure(i, validation_error(request, *e));
+            else results.failure(i, aborted(request, *first_invalid));
+        }
+        return results.respond();
+    }
+    std::vector<store::NewLead> leads;
+    std::vector<std::string> sent_emails;
+    leads.reserve(checked.size());
+    for (std::size_t i = 0; i < checked.size(); ++i) {
+        sent_emails.emplace_back(email_of(i));
+        leads.push_back(std::move(std::get<store::NewLead>(checked[i])));
+    }
+    const auto outcome = store_.create_all(ws, std::move(leads));
+    if (outcome.refused) return writes_unavailable(request);
+    if (!outcome.applied()) {
+        for (std::size_t i = 0; i < outcome.ids.size(); ++i) created_by_item.emplace(outcome.ids[i], i);
+        std::size_t next_failure = 0;
+        for (std::size_t i = 0; i < sent_emails.size(); ++i) {
+            if (next_failure < outcome.failures.size() && outcome.failures[next_failure].first == i) {
+                const auto& e = outcome.failures[next_failure++].second;
+                http::Response answer = store_error(request, e, sent_emails[i]);
+                json::object extra = duplicate_details(e);
+                if (!extra.empty()) {
+                    // The other item's lead was never created: name the item, not an id.
+                    json::object error = json::parse(answer.body).as_object();
+                    error["details"].as_object().erase("existingLeadId");
+                    answer.body = json::serialize(error);
+                }
+                results.failure(i, answer, std::move(extra));
+            } else {
+                results.failure(i, aborted(request, outcome.failures.front().first));
+            }
+        }
+        return results.respond();
+    }
+    for (std::size_t i = 0; i < outcome.leads.size(); ++i) results.success(i, 201, *outcome.leads[i]);
+    return results.respond();
+}
+
+http::Response LeadHandlers::update_batch(const http::Request& request, store::WorkspaceId ws) const {
+    json::monotonic_resource arena;
+    auto read = read_batch(request, "updates", &arena);
+    if (auto* refused = std::get_if<http::Response>(&read)) return std::move(*refused);
+    const auto& [atomic, body, items] = std::get<BatchRequest>(read);
+
+    // Each item: {"id": "lead_...", ...the fields of a PUT body}.
+    struct Checked {
+        std::optional<FieldError> invalid;
+        bool not_found = false;  // an id that cannot name a lead
+        store::LeadId id = 0;
+        store::LeadPatch patch;
+    };
+    std::vector<Checked> checked(items->size());
+    for (std::size_t i = 0; i < items->size(); ++i) {
+        const auto& item = (*items)[i];
+        Checked& c = checked[i];
+        if (!item.is_object()) {
+            c.invalid = not_an_object("updates", i, item);
+            continue;
+        }
+        const json::value* id = item.get_object().if_contains("id");
+        if (!id || !id->is_string()) {
+            c.invalid = FieldError{"id", id ? *id : json::value(nullptr), "Each update must name its lead: \"id\": \"lead_...\""};
+            continue;
+        }
+        const std::string_view lead_id = id->get_string();
+        auto patch = validate_patch(item.get_object(), lead_id, ws);
+        if (auto* e = std::get_if<FieldError>(&patch)) {
+            c.invalid = std::move(*e);
+            continue;
+        }
+        c.patch = std::move(std::get<store::LeadPatch>(patch));
+        const auto parsed = store::parse_hex_id("lead_", lead_id);
+        c.not_found = !parsed;
+        c.id = parsed.value_or(0);
+    }
+    auto sent_email = [&](std::size_t i) { return checked[i].patch.email.value_or(""); };
+
+    ItemResults results;
+    if (!atomic) {
+        for (std::size_t i = 0; i < checked.size(); ++i) {
+            Checked& c = checked[i];
+            if (c.invalid) {
+                results.failure(i, validation_error(request, *c.invalid));
+                continue;
+            }
+            if (c.not_found) {
+                results.failure(i, lead_not_found(request));
+                continue;
+            }
+            auto updated = store_.update(ws, c.id, c.patch);
+            if (!updated) {
+                results.failure(i, store_error(request, updated.error(), sent_email(i), &(*items)[i].as_object()));
+                continue;
+            }
+            results.success(i, 200, *updated.value());
+        }
+        return results.respond();
+    }
+
+    std::optional<std::size_t> first_bad;
+    for (std::size_t i = 0; i < checked.size() && !first_bad; ++i)
+        if (checked[i].invalid || checked[i].not_found) first_bad = i;
+    if (first_bad) {
+        for (std::size_t i = 0; i < checked.size(); ++i) {
+            if (checked[i].invalid) results.failure(i, validation_error(request, *checked[i].invalid));
+            else if (checked[i].not_found) results.failure(i, lead_not_found(request));
+            else results.failure(i, aborted(request, *first_bad));
+        }
+        return results.respond();
+    }
+    std::vector<std::pair<store::LeadId, store::LeadPatch>> updates;
+    updates.reserve(checked.size());
+    for (auto& c : checked) updates.emplace_back(c.id, c.patch);
+    const auto outcome = store_.update_all(ws, updates);
+    if (outcome.refused) return writes_unavailable(request);
+    if (!outcome.applied()) {
+        std::size_t next_failure = 0;
+        for (std::size_t i = 0; i < checked.size(); ++i) {
+            if (next_failure < outcome.failures.size() && outcome.failures[next_failure].first == i)
+                results.failure(i, store_error(request, outcome.failures[next_failure++].second, sent_email(i),
+                                               &(*items)[i].as_object()));
+            else
+                results.failure(i, aborted(request, outcome.failures.front().first));
+        }
+        return results.respond();
+    }
+    for (std::size_t i = 0; i < outcome.leads.size(); ++i) results.success(i, 200, *outcome.leads[i]);
+    return results.respond();
+}
+
+}  // namespace leadd::api
