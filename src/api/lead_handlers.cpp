@@ -1,5 +1,6 @@
 #include "leadd/api/lead_handlers.hpp"
 
+#include "leadd/api/export_handler.hpp"
 #include "leadd/api/json_lead.hpp"
 #include "leadd/api/query.hpp"
 #include "leadd/api/request_checks.hpp"
@@ -53,6 +54,8 @@ void LeadHandlers::register_routes(http::Router& router) {
     router.add("PUT", "/api/v1/leads/batch",
                admitted([this](auto& rq, auto ws, auto&) { return update_batch(rq, ws); }));
     router.add("GET", "/api/v1/leads", admitted([this](auto& rq, auto ws, auto&) { return list(rq, ws); }));
+    router.add("GET", "/api/v1/leads/export",
+               admitted([this](auto& rq, auto ws, auto&) { return export_leads(rq, store_, ws); }));
     router.add("GET", "/api/v1/leads/{leadId}",
                admitted([this](auto& rq, auto ws, auto& p) { return get(rq, ws, p[0]); }));
     router.add("PUT", "/api/v1/leads/{leadId}",

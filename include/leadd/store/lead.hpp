@@ -44,6 +44,9 @@ public:
         return *expected;
     }
 
+    // The rendering if a reader already made it, else null (never fills the slot).
+    const std::string* peek() const { return slot_.load(std::memory_order_acquire); }
+
 private:
     mutable std::atomic<const std::string*> slot_{nullptr};
 };
