@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 ARGS ?=
 RUN_DATA_DIR ?= ./data
 
-.PHONY: deps run build test test-release test-asan test-tsan dist clean
+.PHONY: deps run build test test-release test-asan test-tsan test-fuzz dist clean
 
 deps:
 	@scripts/install-deps.sh
@@ -20,9 +20,9 @@ run: build
 	./build/release/leadd serve --data-dir $(RUN_DATA_DIR) $(ARGS)
 
 # Every unit and integration test against an optimized build with assertions, then all of them
-# again under AddressSanitizer + UBSan and under ThreadSanitizer. The first stage that fails
-# stops the run.
-test: test-release test-asan test-tsan
+# again under AddressSanitizer + UBSan and under ThreadSanitizer, then each fuzzer for 30 s.
+# Deterministic suites first: the first stage that fails stops the run.
+test: test-release test-asan test-tsan test-fuzz
 
 test-release: deps
 	cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEADD_BUILD_TESTS=ON
@@ -41,6 +41,14 @@ test-tsan: deps
 	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEADD_BUILD_TESTS=ON -DLEADD_SANITIZE=thread
 	cmake --build build/tsan -j $(JOBS)
 	ctest --test-dir build/tsan --output-on-failure
+
+# The libFuzzer targets of tests/fuzz (clang), FUZZ_SECONDS each, two at a time.
+FUZZ_SECONDS ?= 30
+test-fuzz: deps
+	cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DLEADD_BUILD_TESTS=ON \
+	  -DLEADD_SANITIZE=fuzz -DLEADD_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake --build build/fuzz -j $(JOBS) --target leadd_fuzzers
+	ctest --test-dir build/fuzz -L fuzz --output-on-failure -j 2
 
 # The self-contained release in dist/: static (all but glibc), stripped, + tarball (README).
 dist: deps
