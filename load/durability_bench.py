@@ -75,11 +75,11 @@ class Leadd:
         self.log.close()
 
 
-def wrk_create(server, connections, seconds):
+def wrk_create(server, connections, seconds, script="create.lua", env=None):
     out = subprocess.run(
         ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-         "-s", os.path.join(HERE, "create.lua"), server.url("/")],
-        env={**os.environ, "LEADD_KEY": server.key}, capture_output=True, text=True, check=True).stdout
+         "-s", os.path.join(HERE, script), server.url("/")],
+        env={**os.environ, "LEADD_KEY": server.key, **(env or {})}, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     def pct(p):
         m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", out, re.M)
