@@ -12,8 +12,8 @@ from harness import ServerTest
 
 
 class Scrape:
-    def __init__(self, server):
-        r = server.request("GET", "/metrics", auth=None)
+    def __init__(self, server, conn=None):
+        r = server.request("GET", "/metrics", auth=None, conn=conn)
         assert r.status == 200, r
         assert r.headers["content-type"].startswith("text/plain; version=0.0.4"), r.headers
         self.families = {f.name: f for f in text_string_to_metric_families(r.body.decode())}
@@ -94,22 +94,33 @@ class MetricsTest(ServerTest):
         self.assertEqual(after.value("leadd_rate_limit_per_hour"), 3)
 
     def test_open_connections_gauge(self):
-        base = Scrape(self.server).value("leadd_open_connections")  # counts the scrape's own
-        held = []
+        # Every scrape over one keep-alive connection: a connection per scrape would still be
+        # closing server-side when the next scrape counts.
+        conn = self.server.connection()
         try:
-            for _ in range(5):
-                s = socket.create_connection(("127.0.0.1", self.server.port))
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                self.assertIn(b"200 OK", s.recv(4096))
-                held.append(s)
-            self.assertEqual(Scrape(self.server).value("leadd_open_connections"), base + 5)
+            def open_now():
+                return Scrape(self.server, conn).value("leadd_open_connections")
+            def settle_to(expected):
+                deadline = time.time() + 5
+                while open_now() != expected and time.time() < deadline:
+                    time.sleep(0.02)
+                return open_now()
+            # Only this connection, once other tests' connections have finished closing.
+            self.assertEqual(settle_to(1), 1)
+            held = []
+            try:
+                for _ in range(5):
+                    s = socket.create_connection(("127.0.0.1", self.server.port))
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    self.assertIn(b"200 OK", s.recv(4096))
+                    held.append(s)
+                self.assertEqual(open_now(), 6)
+            finally:
+                for s in held:
+                    s.close()
+            self.assertEqual(settle_to(1), 1)
         finally:
-            for s in held:
-                s.close()
-        deadline = time.time() + 5
-        while Scrape(self.server).value("leadd_open_connections") != base and time.time() < deadline:
-            time.sleep(0.05)
-        self.assertEqual(Scrape(self.server).value("leadd_open_connections"), base)
+            conn.close()
 
     def test_build_info_names_the_fsync_policy(self):
         families = Scrape(self.server).families
