@@ -133,6 +133,9 @@ int main(int argc, char** argv) {
 
     store::StoreOptions store_options;
     store_options.shards = config.shards;
+    // The email index is striped like the leads: --shards sets both, so it also bounds the locks
+    // one atomic batch holds (every shard and stripe it touches) to twice its value.
+    store_options.email_stripes = config.shards;
     store::LeadStore store(store_options);
     auth::KeyRegistry keys;
     ops::PersistenceOptions persistence_options;
