@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <random>
@@ -52,13 +53,18 @@ store::StoreOptions store_options() {
 // Sized down under a sanitizer: the writers run on for as long as the snapshots take, and a
 // snapshot (at nice 10, slowed by the sanitizer too) takes long enough there that the store
 // they keep growing makes each next one slower still.
+// And each writer stops after max_ops_per_writer even while snapshots are still being taken,
+// so the store stops growing: under TSan on two cores a starved snapshot thread otherwise
+// chased an ever larger store past the test's 300 s timeout.
 #ifdef LEADD_TEST_SANITIZER
 constexpr int writer_threads = 2;
 constexpr int min_ops_per_writer = 1500;
+constexpr int max_ops_per_writer = 6000;
 constexpr int snapshots_to_take = 8;
 #else
 constexpr int writer_threads = 3;
 constexpr int min_ops_per_writer = 3000;
+constexpr int max_ops_per_writer = 40000;
 constexpr int snapshots_to_take = 10;
 #endif
 
@@ -102,7 +108,7 @@ void writer(store::LeadStore& s, const std::vector<store::WorkspaceId>& workspac
     std::vector<std::pair<store::WorkspaceId, store::LeadId>> mine;
     const store::Status statuses[] = {store::Status::New, store::Status::Contacted, store::Status::Qualified,
                                       store::Status::Converted, store::Status::Lost, store::Status::FollowUp};
-    for (int i = 0; i < min_ops_per_writer || keep_going.load(); ++i) {
+    for (int i = 0; i < min_ops_per_writer || (keep_going.load() && i < max_ops_per_writer); ++i) {
         const unsigned r = rng() % 100;
         if (r < 45 || mine.empty()) {
             const auto ws = workspaces[rng() % workspaces.size()];
@@ -200,7 +206,7 @@ int run_concurrently(ops::Persistence& p, store::LeadStore& s, auth::KeyRegistry
     int ok = 0;
     for (int i = 0; i < snapshots_to_take; ++i) {
         // Let the writers get ahead a little between snapshots (bounded wait, no timing claim).
-        const int target = done_ops.load() + 200;
+        const int target = std::min(done_ops.load() + 200, writer_threads * max_ops_per_writer);
         eventually([&] { return done_ops.load() >= target; }, std::chrono::seconds(5));
         if (!p.snapshot()) ++ok;
     }
