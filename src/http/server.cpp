@@ -44,13 +44,6 @@ std::string generate_request_id() {
     return id;
 }
 
-// A client's X-Request-Id is echoed only if it is short, printable ASCII: it ends up in logs and
-// JSON bodies.
-bool acceptable_request_id(std::string_view id) {
-    return !id.empty() && id.size() <= 128 &&
-           std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-}
-
 bool is_malformed_request(const beast::error_code& ec) {
     return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
            ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&

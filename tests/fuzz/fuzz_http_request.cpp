@@ -44,13 +44,6 @@ namespace {
 
 constexpr int max_requests_per_input = 8;
 
-// The server's rule (src/http/server.cpp, acceptable_request_id): a client's X-Request-Id is
-// echoed only if it is short, printable ASCII without quotes or backslashes.
-bool acceptable_request_id(std::string_view id) {
-    return !id.empty() && id.size() <= 128 &&
-           std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-}
-
 bool is_token_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
@@ -191,7 +184,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto beast_request = parser.release();
         const std::string_view sent_id = beast_request["X-Request-Id"];
         std::string request_id =
-            acceptable_request_id(sent_id) ? std::string(sent_id) : "generated-request-id-" + std::to_string(n);
+            http::acceptable_request_id(sent_id) ? std::string(sent_id) : "generated-request-id-" + std::to_string(n);
         const bool keep_alive = beast_request.keep_alive() && !too_large;
         if (too_large) beast_request.body().clear();
 

@@ -8,11 +8,20 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <algorithm>
 #include <string>
+#include <string_view>
 
 namespace leadd::http {
 
 using BeastRequest = boost::beast::http::request<boost::beast::http::string_body>;
+
+// A client's X-Request-Id is echoed only if it is short, printable ASCII without quotes or
+// backslashes: it ends up in logs and JSON bodies.
+inline bool acceptable_request_id(std::string_view id) {
+    return !id.empty() && id.size() <= 128 &&
+           std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+}
 
 inline Request view_request(const BeastRequest& req, std::string request_id, bool body_too_large) {
     Request r;
