@@ -40,7 +40,9 @@ struct ItemResults {
     }
     // `answer`: the error response a single request would have got; its envelope minus
     // success and requestId (the batch has one) becomes the item's.
-    void failure(std::size_t index, const http::Response& answer, json::object extra_details = {}) {
+    // `drop_detail`: a key of the answer's details that does not hold for the item.
+    void failure(std::size_t index, const http::Response& answer, json::object extra_details = {},
+                 std::string_view drop_detail = {}) {
         json::object envelope = json::parse(answer.body).as_object();
         open(index, answer.status);
         for (std::string_view key : {"error", "code"}) {
@@ -50,6 +52,7 @@ struct ItemResults {
             text += json::serialize(envelope.at(key));
         }
         json::value* details = envelope.if_contains("details");
+        if (details && !drop_detail.empty()) details->as_object().erase(drop_detail);
         if (!extra_details.empty()) {
             if (!details) {
                 envelope["details"].emplace_object();
@@ -202,15 +205,10 @@ http::Response LeadHandlers::create_batch(const http::Request& request, store::W
         for (std::size_t i = 0; i < sent_emails.size(); ++i) {
             if (next_failure < outcome.failures.size() && outcome.failures[next_failure].first == i) {
                 const auto& e = outcome.failures[next_failure++].second;
-                http::Response answer = store_error(request, e, sent_emails[i]);
                 json::object extra = duplicate_details(e);
-                if (!extra.empty()) {
-                    // The other item's lead was never created: name the item, not an id.
-                    json::object error = json::parse(answer.body).as_object();
-                    error["details"].as_object().erase("existingLeadId");
-                    answer.body = json::serialize(error);
-                }
-                results.failure(i, answer, std::move(extra));
+                // Another item of this batch: its lead was never created, so name the item only.
+                const std::string_view drop = extra.empty() ? std::string_view() : "existingLeadId";
+                results.failure(i, store_error(request, e, sent_emails[i]), std::move(extra), drop);
             } else {
                 results.failure(i, aborted(request, outcome.failures.front().first));
             }

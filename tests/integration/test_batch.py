@@ -87,6 +87,9 @@ class BatchTest(ServerTest):
             items = [{"name": f"A{i}", "email": f"atomic{i}@batch.test"} for i in range(50)] + [bad]
             results = self.results(self.post(items, "?atomic=true"))
             self.assertEqual(results[-1]["code"], code)
+            if code == "DUPLICATE_EMAIL":  # of item 1, whose lead was never created: no id to name
+                self.assertEqual(results[-1]["details"]["duplicateOfIndex"], 1)
+                self.assertNotIn("existingLeadId", results[-1]["details"])
             for x in results[:-1]:
                 self.assertEqual((x["status"], x["code"], x["details"]["failedIndex"]), (424, "BATCH_ABORTED", 50))
             self.assertEqual(all_leads(self.server, self.key), before)
