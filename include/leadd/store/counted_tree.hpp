@@ -1,0 +1,488 @@
+#pragma once
+// CountedTree: an ordered set that also answers "how many are less than x" (rank) and "which is
+// the k-th" (select) in O(log n) — the order-statistic structure that lets a listing jump to
+// page N or count a filtered range without walking it.
+//
+// A B+tree: entries live in leaves of up to LeafCapacity, linked both ways so an iterator walks
+// forward and backward; an inner node keeps, per child, the child's subtree size (what rank and
+// select add up) and between children a separator Bound (every entry of child i+1 is >= bound i,
+// every entry of child i below it). Separators are Bounds, not entries, because an entry may
+// point into a lead that is erased while its separator stays: a Bound owns what it compares.
+//
+// Traits supplies:
+//   Entry, Bound             what leaves hold, what separators and probes are
+//   Bound bound_of(Entry)    the separator made from an entry
+//   bool less(a, b)          for every pair of Entry and Bound: a total order, the same on both
+// Entries are unique (the order is total: sort keys end with an id).
+//
+// Memory: a split by an entry past the end of a full node keeps that node full, so runs of
+// ascending inserts (recovery, the createdAt/updatedAt orders, each source's newest leads) fill
+// nodes completely; random inserts leave them ~70% full. (Descending runs do not: no order here
+// grows at its front.) An erase that leaves a leaf under a
+// quarter full merges it into a neighbour when they fit together; inner nodes are only removed
+// once empty (their count is ~1/LeafCapacity of the leaves', so their slack is negligible).
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <utility>
+
+namespace leadd::store {
+
+template <class Traits, std::size_t LeafCapacity = 64, std::size_t InnerCapacity = 64>
+class CountedTree {
+public:
+    using Entry = typename Traits::Entry;
+    using Bound = typename Traits::Bound;
+
+private:
+    struct Node {
+        bool is_leaf;
+        std::uint16_t count = 0;  // entries (leaf) or children (inner)
+        explicit Node(bool leaf) : is_leaf(leaf) {}
+    };
+    struct Leaf : Node {
+        Leaf() : Node(true) {}
+        Leaf* prev = nullptr;
+        Leaf* next = nullptr;
+        std::array<Entry, LeafCapacity> entries;
+    };
+    struct Inner : Node {
+        Inner() : Node(false) {}
+        std::array<std::size_t, InnerCapacity> sizes;
+        std::array<Node*, InnerCapacity> children;
+        std::array<Bound, InnerCapacity - 1> separators;
+    };
+    static_assert(LeafCapacity >= 4 && InnerCapacity >= 4, "a split must leave both halves non-empty");
+
+public:
+    class iterator {
+    public:
+        using iterator_category = std::bidirectional_iterator_tag;
+        using value_type = Entry;
+        using difference_type = std::ptrdiff_t;
+        using pointer = const Entry*;
+        using reference = const Entry&;
+
+        iterator() = default;
+        const Entry& operator*() const { return leaf_->entries[pos_]; }
+        const Entry* operator->() const { return &leaf_->entries[pos_]; }
+        iterator& operator++() {
+            if (++pos_ == leaf_->count) {
+                leaf_ = leaf_->next;
+                pos_ = 0;
+            }
+            return *this;
+        }
+        iterator& operator--() {
+            if (leaf_ == nullptr) {
+                leaf_ = tree_->last_;
+                pos_ = leaf_->count - 1u;
+            } else if (pos_ == 0) {
+                leaf_ = leaf_->prev;
+                pos_ = leaf_->count - 1u;
+            } else {
+                --pos_;
+            }
+            return *this;
+        }
+        bool operator==(const iterator& other) const { return leaf_ == other.leaf_ && pos_ == other.pos_; }
+
+    private:
+        friend class CountedTree;
+        iterator(const CountedTree* tree, const Leaf* leaf, unsigned pos) : tree_(tree), leaf_(leaf), pos_(pos) {}
+        const CountedTree* tree_ = nullptr;
+        const Leaf* leaf_ = nullptr;  // null: end()
+        unsigned pos_ = 0;
+    };
+
+    CountedTree() = default;
+    CountedTree(const CountedTree&) = delete;
+    CountedTree& operator=(const CountedTree&) = delete;
+    CountedTree(CountedTree&& other) noexcept { swap(other); }
+    CountedTree& operator=(CountedTree&& other) noexcept {
+        CountedTree(std::move(other)).swap(*this);
+        return *this;
+    }
+    ~CountedTree() { destroy(root_); }
+
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    iterator begin() const { return iterator(this, first_, 0); }
+    iterator end() const { return iterator(this, nullptr, 0); }
+
+    // Bytes of every node (entries, sizes, separators; not what a separator itself allocates).
+    std::size_t memory_bytes() const { return leaves_ * sizeof(Leaf) + inners_ * sizeof(Inner); }
+
+    // False (and nothing changes) when an equal entry is already there.
+    bool insert(const Entry& entry) {
+        if (root_ == nullptr) {
+            auto* leaf = new Leaf;
+            ++leaves_;
+            root_ = first_ = last_ = leaf;
+        }
+        Path path;
+        Leaf* leaf = descend(entry, path);
+        const auto pos = static_cast<unsigned>(lower_in_leaf(leaf, entry) - leaf->entries.data());
+        if (pos < leaf->count && !Traits::less(entry, leaf->entries[pos])) return false;
+
+        Split split = insert_in_leaf(leaf, pos, entry);
+        for (std::size_t level = path.depth; level-- > 0;) {
+            auto [inner, child] = path.steps[level];
+            if (split.right == nullptr) {
+                ++inner->sizes[child];
+                continue;
+            }
+            inner->sizes[child] = split.left_size;
+            split = insert_child(inner, child + 1, split);
+        }
+        if (split.right != nullptr) {
+            auto* root = new Inner;
+            ++inners_;
+            root->count = 2;
+            root->children[0] = root_;
+            root->children[1] = split.right;
+            root->sizes[0] = split.left_size;
+            root->sizes[1] = split.right_size;
+            root->separators[0] = std::move(split.separator);
+            root_ = root;
+        }
+        ++size_;
+        return true;
+    }
+
+    // Removes the entry equal to `probe` (an Entry or a Bound); false when there is none.
+    template <class Probe>
+    bool erase(const Probe& probe) {
+        if (root_ == nullptr) return false;
+        Path path;
+        Leaf* leaf = descend(probe, path);
+        const auto pos = static_cast<unsigned>(lower_in_leaf(leaf, probe) - leaf->entries.data());
+        if (pos == leaf->count || Traits::less(probe, leaf->entries[pos])) return false;
+        std::move(leaf->entries.data() + pos + 1, leaf->entries.data() + leaf->count, leaf->entries.data() + pos);
+        leaf->entries[--leaf->count] = Entry{};  // release what the entry holds now, not at reuse
+        for (std::size_t level = 0; level < path.depth; ++level) {
+            auto [inner, child] = path.steps[level];
+            --inner->sizes[child];
+        }
+        --size_;
+        rebalance_after_erase(leaf, path);
+        return true;
+    }
+
+    // Replaces the entry equal to `entry` with it (same order position, other payload); false
+    // when there is none.
+    bool replace(const Entry& entry) {
+        if (root_ == nullptr) return false;
+        Path path;
+        Leaf* leaf = descend(entry, path);
+        const auto pos = static_cast<unsigned>(lower_in_leaf(leaf, entry) - leaf->entries.data());
+        if (pos == leaf->count || Traits::less(entry, leaf->entries[pos])) return false;
+        leaf->entries[pos] = entry;
+        return true;
+    }
+
+    template <class Probe>
+    iterator find(const Probe& probe) const {
+        auto [it, rank] = locate(probe, /*upper=*/false);
+        if (it == end() || Traits::less(probe, *it)) return end();
+        return it;
+    }
+
+    // How many entries are less than `probe` / not greater than it.
+    template <class Probe>
+    std::size_t rank_lower(const Probe& probe) const { return locate(probe, false).second; }
+    template <class Probe>
+    std::size_t rank_upper(const Probe& probe) const { return locate(probe, true).second; }
+
+    // The first entry not less than / greater than `probe`.
+    template <class Probe>
+    iterator lower_bound(const Probe& probe) const { return locate(probe, false).first; }
+    template <class Probe>
+    iterator upper_bound(const Probe& probe) const { return locate(probe, true).first; }
+
+    // The entry with `k` entries before it (end() when k >= size()).
+    iterator select(std::size_t k) const {
+        if (k >= size_) return end();
+        const Node* node = root_;
+        while (!node->is_leaf) {
+            const auto* inner = static_cast<const Inner*>(node);
+            unsigned child = 0;
+            while (k >= inner->sizes[child]) k -= inner->sizes[child++];
+            node = inner->children[child];
+        }
+        return iterator(this, static_cast<const Leaf*>(node), static_cast<unsigned>(k));
+    }
+
+    void swap(CountedTree& other) noexcept {
+        std::swap(root_, other.root_);
+        std::swap(first_, other.first_);
+        std::swap(last_, other.last_);
+        std::swap(size_, other.size_);
+        std::swap(leaves_, other.leaves_);
+        std::swap(inners_, other.inners_);
+    }
+
+private:
+    // The tree only grows a level when the root is full, so at a million entries it is 4 levels
+    // deep; the path has room for far more than any reachable depth.
+    static constexpr std::size_t max_depth = 48;
+    struct Path {
+        std::array<std::pair<Inner*, unsigned>, max_depth> steps;
+        std::size_t depth = 0;
+    };
+    struct Split {
+        Node* right = nullptr;  // the new right sibling, or null: no split
+        Bound separator{};
+        std::size_t left_size = 0, right_size = 0;
+    };
+
+    // Which child of `inner` holds the entries a probe looks for: the first child whose upper
+    // separator is greater than the probe (equal entries sit right of an equal separator).
+    template <class Probe>
+    static unsigned child_for(const Inner* inner, const Probe& probe) {
+        const Bound* first = inner->separators.data();
+        const Bound* last = first + (inner->count - 1);
+        return static_cast<unsigned>(
+            std::upper_bound(first, last, probe, [](const Probe& p, const Bound& b) { return Traits::less(p, b); }) -
+            first);
+    }
+    template <class Probe>
+    static const Entry* lower_in_leaf(const Leaf* leaf, const Probe& probe) {
+        return std::lower_bound(leaf->entries.data(), leaf->entries.data() + leaf->count, probe,
+                                [](const Entry& e, const Probe& p) { return Traits::less(e, p); });
+    }
+    template <class Probe>
+    static const Entry* upper_in_leaf(const Leaf* leaf, const Probe& probe) {
+        return std::upper_bound(leaf->entries.data(), leaf->entries.data() + leaf->count, probe,
+                                [](const Probe& p, const Entry& e) { return Traits::less(p, e); });
+    }
+
+    template <class Probe>
+    Leaf* descend(const Probe& probe, Path& path) const {
+        Node* node = root_;
+        while (!node->is_leaf) {
+            auto* inner = static_cast<Inner*>(node);
+            const unsigned child = child_for(inner, probe);
+            path.steps[path.depth++] = {inner, child};
+            node = inner->children[child];
+        }
+        return static_cast<Leaf*>(node);
+    }
+
+    // The first entry >= probe (upper: > probe), and how many entries precede it.
+    template <class Probe>
+    std::pair<iterator, std::size_t> locate(const Probe& probe, bool upper) const {
+        if (root_ == nullptr) return {end(), 0};
+        std::size_t rank = 0;
+        const Node* node = root_;
+        while (!node->is_leaf) {
+            const auto* inner = static_cast<const Inner*>(node);
+            const unsigned child = child_for(inner, probe);
+            for (unsigned i = 0; i < child; ++i) rank += inner->sizes[i];
+            node = inner->children[child];
+        }
+        const auto* leaf = static_cast<const Leaf*>(node);
+        const Entry* slot = upper ? upper_in_leaf(leaf, probe) : lower_in_leaf(leaf, probe);
+        const auto pos = static_cast<unsigned>(slot - leaf->entries.data());
+        rank += pos;
+        if (pos == leaf->count) return {iterator(this, leaf->next, 0), rank};
+        return {iterator(this, leaf, pos), rank};
+    }
+
+    Split insert_in_leaf(Leaf* leaf, unsigned pos, const Entry& entry) {
+        if (leaf->count < LeafCapacity) {
+            std::move_backward(leaf->entries.data() + pos, leaf->entries.data() + leaf->count,
+                               leaf->entries.data() + leaf->count + 1);
+            leaf->entries[pos] = entry;
+            ++leaf->count;
+            return {};
+        }
+        auto* right = new Leaf;
+        ++leaves_;
+        // An entry past the end of a full leaf starts a new one and leaves this one full: runs
+        // of ascending inserts (a load, or the newest leads of one source) pack leaves.
+        const unsigned keep = pos == LeafCapacity ? LeafCapacity : LeafCapacity / 2;
+        std::move(leaf->entries.data() + keep, leaf->entries.data() + LeafCapacity, right->entries.data());
+        for (unsigned i = keep; i < LeafCapacity; ++i) leaf->entries[i] = Entry{};
+        right->count = static_cast<std::uint16_t>(LeafCapacity - keep);
+        leaf->count = static_cast<std::uint16_t>(keep);
+        right->next = leaf->next;
+        right->prev = leaf;
+        if (leaf->next) leaf->next->prev = right;
+        else last_ = right;
+        leaf->next = right;
+        Leaf* target = pos <= keep && keep < LeafCapacity ? leaf : right;
+        if (pos > keep || keep == LeafCapacity) pos -= keep;
+        std::move_backward(target->entries.data() + pos, target->entries.data() + target->count,
+                           target->entries.data() + target->count + 1);
+        target->entries[pos] = entry;
+        ++target->count;
+        return {right, Traits::bound_of(right->entries[0]), leaf->count, right->count};
+    }
+
+    // Puts `below.right` at child index `at` of `inner` (its separator before it); splits
+    // `inner` when full and says how.
+    Split insert_child(Inner* inner, unsigned at, Split& below) {
+        if (inner->count < InnerCapacity) {
+            place_child(inner, at, below);
+            return {};
+        }
+        auto* right = new Inner;
+        ++inners_;
+        // As for leaves: a child appended at the end keeps this node full.
+        const unsigned keep = at == InnerCapacity ? InnerCapacity : InnerCapacity / 2;
+        Split up;
+        up.right = right;
+        if (keep == InnerCapacity) {
+            // Right gets only the new child; the separator before it goes up.
+            right->count = 1;
+            right->children[0] = below.right;
+            right->sizes[0] = below.right_size;
+            up.separator = std::move(below.separator);
+        } else {
+            const unsigned moved = InnerCapacity - keep;
+            std::move(inner->children.data() + keep, inner->children.data() + InnerCapacity, right->children.data());
+            std::move(inner->sizes.data() + keep, inner->sizes.data() + InnerCapacity, right->sizes.data());
+            std::move(inner->separators.data() + keep, inner->separators.data() + (InnerCapacity - 1),
+                      right->separators.data());
+            up.separator = std::move(inner->separators[keep - 1]);
+            for (unsigned i = keep - 1; i < InnerCapacity - 1; ++i) inner->separators[i] = Bound{};
+            right->count = static_cast<std::uint16_t>(moved);
+            inner->count = static_cast<std::uint16_t>(keep);
+            if (at <= keep) place_child(inner, at, below);
+            else place_child(right, at - keep, below);
+        }
+        up.left_size = subtree_size(inner);
+        up.right_size = subtree_size(right);
+        return up;
+    }
+
+    static void place_child(Inner* inner, unsigned at, Split& below) {
+        const unsigned n = inner->count;
+        std::move_backward(inner->children.data() + at, inner->children.data() + n, inner->children.data() + n + 1);
+        std::move_backward(inner->sizes.data() + at, inner->sizes.data() + n, inner->sizes.data() + n + 1);
+        std::move_backward(inner->separators.data() + (at - 1), inner->separators.data() + (n - 1),
+                           inner->separators.data() + n);
+        inner->children[at] = below.right;
+        inner->sizes[at] = below.right_size;
+        inner->separators[at - 1] = std::move(below.separator);
+        ++inner->count;
+    }
+
+    static std::size_t subtree_size(const Inner* inner) {
+        std::size_t n = 0;
+        for (unsigned i = 0; i < inner->count; ++i) n += inner->sizes[i];
+        return n;
+    }
+
+    // Removes child `at` of `inner` (already emptied or merged away) with the separator that
+    // bounded it.
+    static void remove_child(Inner* inner, unsigned at) {
+        const unsigned n = inner->count;
+        std::move(inner->children.data() + at + 1, inner->children.data() + n, inner->children.data() + at);
+        std::move(inner->sizes.data() + at + 1, inner->sizes.data() + n, inner->sizes.data() + at);
+        if (n > 1) {
+            const unsigned sep = at == 0 ? 0 : at - 1;
+            std::move(inner->separators.data() + sep + 1, inner->separators.data() + (n - 1),
+                      inner->separators.data() + sep);
+            inner->separators[n - 2] = Bound{};
+        }
+        --inner->count;
+    }
+
+    void unlink(Leaf* leaf) {
+        if (leaf->prev) leaf->prev->next = leaf->next;
+        else first_ = leaf->next;
+        if (leaf->next) leaf->next->prev = leaf->prev;
+        else last_ = leaf->prev;
+        delete leaf;
+        --leaves_;
+    }
+
+    void rebalance_after_erase(Leaf* leaf, const Path& path) {
+        if (path.depth == 0) {  // the root is this leaf
+            if (leaf->count == 0) {
+                unlink(leaf);
+                root_ = nullptr;
+            }
+            return;
+        }
+        auto [parent, child] = path.steps[path.depth - 1];
+        if (leaf->count == 0) {
+            unlink(leaf);
+            remove_child(parent, child);
+            remove_empty_inners(path, path.depth - 1);
+        } else if (leaf->count < LeafCapacity / 4) {
+            // Merge with a neighbour under the same parent when both fit in one leaf.
+            if (child + 1u < parent->count) {
+                auto* right = static_cast<Leaf*>(parent->children[child + 1]);
+                if (leaf->count + right->count <= LeafCapacity) {
+                    std::move(right->entries.data(), right->entries.data() + right->count,
+                              leaf->entries.data() + leaf->count);
+                    leaf->count = static_cast<std::uint16_t>(leaf->count + right->count);
+                    parent->sizes[child] += parent->sizes[child + 1];
+                    unlink(right);
+                    remove_child(parent, child + 1);
+                }
+            } else if (child > 0) {
+                auto* left = static_cast<Leaf*>(parent->children[child - 1]);
+                if (leaf->count + left->count <= LeafCapacity) {
+                    std::move(leaf->entries.data(), leaf->entries.data() + leaf->count,
+                              left->entries.data() + left->count);
+                    left->count = static_cast<std::uint16_t>(left->count + leaf->count);
+                    parent->sizes[child - 1] += parent->sizes[child];
+                    unlink(leaf);
+                    remove_child(parent, child);
+                }
+            }
+        }
+        collapse_root();
+    }
+
+    // Inner nodes left without children go, bottom up; `level` is the deepest one touched.
+    void remove_empty_inners(const Path& path, std::size_t level) {
+        while (path.steps[level].first->count == 0) {
+            Inner* empty = path.steps[level].first;
+            delete empty;
+            --inners_;
+            if (level == 0) {
+                root_ = nullptr;
+                return;
+            }
+            --level;
+            remove_child(path.steps[level].first, path.steps[level].second);
+        }
+    }
+
+    void collapse_root() {
+        while (root_ != nullptr && !root_->is_leaf && root_->count == 1) {
+            auto* old = static_cast<Inner*>(root_);
+            root_ = old->children[0];
+            delete old;
+            --inners_;
+        }
+    }
+
+    void destroy(Node* node) {
+        if (node == nullptr) return;
+        if (node->is_leaf) {
+            delete static_cast<Leaf*>(node);
+            return;
+        }
+        auto* inner = static_cast<Inner*>(node);
+        for (unsigned i = 0; i < inner->count; ++i) destroy(inner->children[i]);
+        delete inner;
+    }
+
+    Node* root_ = nullptr;
+    Leaf* first_ = nullptr;
+    Leaf* last_ = nullptr;
+    std::size_t size_ = 0;
+    std::size_t leaves_ = 0;
+    std::size_t inners_ = 0;
+};
+
+}  // namespace leadd::store
