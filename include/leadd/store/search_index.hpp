@@ -1,0 +1,73 @@
+#pragma once
+// SearchIndex: which leads of one workspace contain a string in their name or email, ASCII
+// case-insensitively (A-Z fold to a-z, every other byte compares as is), without scanning them.
+//
+// Every lead lives in a slot (a 32-bit number into a table of LeadPtr). For each trigram (three
+// folded bytes) of a name or an email there is a posting list: the ascending slots whose name or
+// email contains it. Trigrams never span name and email, so a trigram list is exact for a 3-byte
+// needle, and the intersection of a longer needle's lists is a candidate set verified against the
+// real strings. New slots are always the highest, so indexing a lead only appends.
+//
+// Changes never edit a posting list: erasing (or renaming) a lead empties its slot, a tombstone
+// that readers skip, and a renamed lead takes a new slot. When tombstones outnumber live slots,
+// one compaction renumbers the live slots and rewrites every list; its O(postings) cost is paid
+// for by the at least as many erases/renames since the last one, where removing a slot from each
+// of its ~30 lists one by one would cost O(list length) per list, per erase.
+//
+// Short needles: 1 byte is answered from a per-slot 64-bit mask of the bytes a lead contains
+// (exact for letters, digits and the usual email punctuation; other bytes are verified); 2 bytes
+// are the union of the trigram lists that start or end with them, plus the few leads with a
+// 2-byte name or email.
+
+#include "leadd/store/lead.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace leadd::store {
+
+using LeadPtr = std::shared_ptr<const Lead>;
+
+// One per workspace; not thread-safe: the workspace's lock guards it.
+class SearchIndex {
+public:
+    // Create (previous null), or update (previous = the lead's old state, same id). An update
+    // whose name and email fold to the same text only swaps the stored pointer.
+    void put(const LeadPtr& lead, const Lead* previous);
+    void erase(const Lead& lead);
+
+    // Every lead whose name or email contains `needle` (ASCII case-insensitive), each once, in no
+    // particular order. The empty needle matches every lead.
+    void for_each_match(std::string_view needle, const std::function<void(const LeadPtr&)>& visit) const;
+
+    std::size_t size() const { return slot_by_id_.size(); }
+    std::size_t memory_bytes() const;  // approximate, for the memory report
+
+private:
+    using Slot = std::uint32_t;
+    using Trigram = std::uint32_t;  // three folded bytes, the first in bits 16..23
+    using PostingList = std::vector<Slot>;
+
+    Slot add_slot(const LeadPtr& lead);
+    void retire_slot(Slot slot);
+    void compact_if_mostly_tombstones();
+
+    void for_each_byte_match(unsigned char folded, const std::function<void(const LeadPtr&)>& visit) const;
+    void for_each_pair_match(std::string_view folded, const std::function<void(const LeadPtr&)>& visit) const;
+    void for_each_trigram_match(std::string_view folded, const std::function<void(const LeadPtr&)>& visit) const;
+
+    std::vector<LeadPtr> slots_;               // null = tombstone
+    std::vector<std::uint64_t> byte_masks_;    // per slot: which bytes its name and email contain
+    std::size_t tombstones_ = 0;
+    std::unordered_map<LeadId, Slot> slot_by_id_;
+    std::unordered_map<Trigram, PostingList> postings_;
+    PostingList two_byte_field_slots_;         // slots whose name or email is exactly 2 bytes
+    std::vector<Trigram> trigram_scratch_;     // reused by add_slot, so indexing does not allocate
+};
+
+}  // namespace leadd::store

@@ -1,0 +1,309 @@
+#include "leadd/store/search_index.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cassert>
+#include <limits>
+#include <string>
+
+namespace leadd::store {
+namespace {
+
+unsigned char fold(unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c; }
+
+std::string folded_copy(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(fold(static_cast<unsigned char>(c)));
+    return out;
+}
+
+bool folds_equal(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return fold(static_cast<unsigned char>(x)) == fold(static_cast<unsigned char>(y));
+           });
+}
+
+// Whether `text` folded contains `folded_needle` (non-empty, already folded).
+bool contains_folded(std::string_view text, std::string_view folded_needle) {
+    if (folded_needle.size() > text.size()) return false;
+    const auto first = static_cast<unsigned char>(folded_needle[0]);
+    const std::size_t last_start = text.size() - folded_needle.size();
+    for (std::size_t start = 0; start <= last_start; ++start) {
+        if (fold(static_cast<unsigned char>(text[start])) != first) continue;
+        std::size_t matched = 1;
+        while (matched < folded_needle.size() &&
+               fold(static_cast<unsigned char>(text[start + matched])) ==
+                   static_cast<unsigned char>(folded_needle[matched]))
+            ++matched;
+        if (matched == folded_needle.size()) return true;
+    }
+    return false;
+}
+
+bool lead_contains(const Lead& lead, std::string_view folded_needle) {
+    return contains_folded(lead.name, folded_needle) || contains_folded(lead.email, folded_needle);
+}
+
+// The byte mask gives each byte that names and emails are made of a bit of its own, so that a
+// 1-byte search for one of them needs no verification; the rarer bytes share the remaining bits
+// and are verified against the strings.
+constexpr unsigned first_shared_bit = 26 + 10 + 7;
+constexpr std::array<unsigned char, 256> byte_bits = [] {
+    std::array<unsigned char, 256> bits{};
+    for (unsigned b = 0; b < 256; ++b) bits[b] = static_cast<unsigned char>(first_shared_bit + b % (64 - first_shared_bit));
+    for (unsigned b = 'a'; b <= 'z'; ++b) bits[b] = static_cast<unsigned char>(b - 'a');
+    for (unsigned b = 'A'; b <= 'Z'; ++b) bits[b] = static_cast<unsigned char>(b - 'A');
+    for (unsigned b = '0'; b <= '9'; ++b) bits[b] = static_cast<unsigned char>(26 + b - '0');
+    unsigned next = 36;
+    for (unsigned char punctuation : {'.', '@', '-', '_', '+', ' ', '\''}) bits[punctuation] = static_cast<unsigned char>(next++);
+    return bits;
+}();
+static_assert(byte_bits['\''] == first_shared_bit - 1);
+
+std::uint64_t byte_mask(std::string_view text) {
+    std::uint64_t mask = 0;
+    for (char c : text) mask |= std::uint64_t{1} << byte_bits[static_cast<unsigned char>(c)];
+    return mask;
+}
+
+std::uint32_t trigram_at(std::string_view folded, std::size_t at) {
+    return std::uint32_t{static_cast<unsigned char>(folded[at])} << 16 |
+           std::uint32_t{static_cast<unsigned char>(folded[at + 1])} << 8 |
+           std::uint32_t{static_cast<unsigned char>(folded[at + 2])};
+}
+
+void append_trigrams(std::string_view text, std::vector<std::uint32_t>& out) {
+    if (text.size() < 3) return;
+    std::uint32_t window = std::uint32_t{fold(static_cast<unsigned char>(text[0]))} << 8 |
+                           fold(static_cast<unsigned char>(text[1]));
+    for (std::size_t at = 2; at < text.size(); ++at) {
+        window = (window << 8 | fold(static_cast<unsigned char>(text[at]))) & 0xffffff;
+        out.push_back(window);
+    }
+}
+
+// The first position at or after `from` whose slot is at least `target` (list.size() if none):
+// doubling steps then a binary search, so skipping k entries costs O(log k), not O(k).
+template <class List>
+std::size_t gallop(const List& list, std::size_t from, typename List::value_type target) {
+    std::size_t low = from, high = from, step = 1;
+    while (high < list.size() && list[high] < target) {
+        low = high + 1;
+        high += step;
+        step *= 2;
+    }
+    high = std::min(high, list.size());
+    return static_cast<std::size_t>(std::lower_bound(list.begin() + static_cast<std::ptrdiff_t>(low),
+                                                     list.begin() + static_cast<std::ptrdiff_t>(high), target) -
+                                    list.begin());
+}
+
+// Tombstones below this many are left alone, so a small workspace does not compact on every
+// other erase.
+constexpr std::size_t min_tombstones_to_compact = 1024;
+
+// What one node of a std::unordered_map costs on the heap: the next pointer, the value and
+// malloc's header, in 16-byte steps.
+constexpr std::size_t hash_node_bytes(std::size_t value_bytes) { return (sizeof(void*) + value_bytes + 8 + 15) / 16 * 16; }
+
+}  // namespace
+
+void SearchIndex::put(const LeadPtr& lead, [[maybe_unused]] const Lead* previous) {
+    const auto [entry, created] = slot_by_id_.try_emplace(lead->id);
+    assert((previous == nullptr) == created && (previous == nullptr || previous->id == lead->id));
+    if (created) {
+        entry->second = add_slot(lead);
+        return;
+    }
+    // Compared with what the slot holds (the previous state) rather than `previous` itself, so
+    // the postings always describe the strings they were built from.
+    LeadPtr& stored = slots_[entry->second];
+    if (folds_equal(stored->name, lead->name) && folds_equal(stored->email, lead->email)) {
+        stored = lead;
+        return;
+    }
+    retire_slot(entry->second);
+    entry->second = add_slot(lead);
+    compact_if_mostly_tombstones();
+}
+
+void SearchIndex::erase(const Lead& lead) {
+    const auto entry = slot_by_id_.find(lead.id);
+    if (entry == slot_by_id_.end()) return;
+    retire_slot(entry->second);
+    slot_by_id_.erase(entry);
+    compact_if_mostly_tombstones();
+}
+
+SearchIndex::Slot SearchIndex::add_slot(const LeadPtr& lead) {
+    assert(slots_.size() < std::numeric_limits<Slot>::max());  // compaction keeps it under 2 x leads
+    const auto slot = static_cast<Slot>(slots_.size());
+    slots_.push_back(lead);
+    byte_masks_.push_back(byte_mask(lead->name) | byte_mask(lead->email));
+
+    trigram_scratch_.clear();
+    append_trigrams(lead->name, trigram_scratch_);
+    append_trigrams(lead->email, trigram_scratch_);
+    std::sort(trigram_scratch_.begin(), trigram_scratch_.end());
+    trigram_scratch_.erase(std::unique(trigram_scratch_.begin(), trigram_scratch_.end()), trigram_scratch_.end());
+    for (Trigram trigram : trigram_scratch_) postings_[trigram].push_back(slot);  // the highest slot: stays sorted
+
+    if (lead->name.size() == 2 || lead->email.size() == 2) two_byte_field_slots_.push_back(slot);
+    return slot;
+}
+
+void SearchIndex::retire_slot(Slot slot) {
+    slots_[slot].reset();
+    byte_masks_[slot] = 0;
+    ++tombstones_;
+}
+
+void SearchIndex::compact_if_mostly_tombstones() {
+    const std::size_t live = slots_.size() - tombstones_;
+    if (tombstones_ < min_tombstones_to_compact || tombstones_ <= live) return;
+
+    // Live slots keep their order, so every rewritten list stays sorted.
+    constexpr Slot retired = std::numeric_limits<Slot>::max();
+    std::vector<Slot> renumbered(slots_.size(), retired);
+    Slot next = 0;
+    for (std::size_t old = 0; old < slots_.size(); ++old) {
+        if (!slots_[old]) continue;
+        renumbered[old] = next;
+        slots_[next] = std::move(slots_[old]);
+        byte_masks_[next] = byte_masks_[old];
+        ++next;
+    }
+    slots_.resize(next);
+    byte_masks_.resize(next);
+
+    const auto rewrite = [&renumbered](PostingList& list) {
+        std::size_t kept = 0;
+        for (Slot old : list)
+            if (renumbered[old] != retired) list[kept++] = renumbered[old];
+        list.resize(kept);
+        if (list.capacity() > 2 * kept) list.shrink_to_fit();
+    };
+    for (auto it = postings_.begin(); it != postings_.end();) {
+        rewrite(it->second);
+        it = it->second.empty() ? postings_.erase(it) : std::next(it);
+    }
+    rewrite(two_byte_field_slots_);
+    for (auto& [id, slot] : slot_by_id_) slot = renumbered[slot];
+    tombstones_ = 0;
+}
+
+void SearchIndex::for_each_match(std::string_view needle, const std::function<void(const LeadPtr&)>& visit) const {
+    if (needle.empty()) {
+        for (const LeadPtr& lead : slots_)
+            if (lead) visit(lead);
+        return;
+    }
+    const std::string folded = folded_copy(needle);
+    if (folded.size() == 1) return for_each_byte_match(static_cast<unsigned char>(folded[0]), visit);
+    if (folded.size() == 2) return for_each_pair_match(folded, visit);
+    for_each_trigram_match(folded, visit);
+}
+
+// One byte: a scan of the byte masks, 8 contiguous bytes per lead, touching only the leads that
+// match (or, for the rare bytes without a bit of their own, that may match).
+void SearchIndex::for_each_byte_match(unsigned char folded, const std::function<void(const LeadPtr&)>& visit) const {
+    const unsigned bit = byte_bits[folded];
+    const std::uint64_t wanted = std::uint64_t{1} << bit;
+    const bool mask_is_exact = bit < first_shared_bit;
+    const char needle[1] = {static_cast<char>(folded)};
+    for (std::size_t slot = 0; slot < byte_masks_.size(); ++slot) {
+        if ((byte_masks_[slot] & wanted) == 0) continue;
+        if (mask_is_exact || lead_contains(*slots_[slot], std::string_view(needle, 1))) visit(slots_[slot]);
+    }
+}
+
+// Two bytes "xy": a name or email of 3+ bytes contains them exactly when it has a trigram "xy?"
+// or "?xy" (the last two bytes are the second case), so the union of those lists is exact without
+// verification; a bitmap of slots removes the duplicates and visits in slot order.
+void SearchIndex::for_each_pair_match(std::string_view folded, const std::function<void(const LeadPtr&)>& visit) const {
+    std::vector<std::uint64_t> matched((slots_.size() + 63) / 64);
+    const auto mark = [&matched](Slot slot) { matched[slot / 64] |= std::uint64_t{1} << (slot % 64); };
+    const std::uint32_t pair = std::uint32_t{static_cast<unsigned char>(folded[0])} << 8 |
+                               static_cast<unsigned char>(folded[1]);
+    for (std::uint32_t other = 0; other < 256; ++other) {
+        for (const Trigram trigram : {pair << 8 | other, other << 16 | pair}) {
+            const auto list = postings_.find(trigram);
+            if (list == postings_.end()) continue;
+            for (Slot slot : list->second) mark(slot);
+        }
+    }
+    for (Slot slot : two_byte_field_slots_)
+        if (slots_[slot] && lead_contains(*slots_[slot], folded)) mark(slot);
+
+    for (std::size_t word = 0; word < matched.size(); ++word) {
+        for (std::uint64_t bits = matched[word]; bits != 0; bits &= bits - 1) {
+            const LeadPtr& lead = slots_[word * 64 + static_cast<std::size_t>(std::countr_zero(bits))];
+            if (lead) visit(lead);  // a posting of a tombstone
+        }
+    }
+}
+
+// Three bytes or more: a leapfrog intersection of the needle's trigram lists, driven by the
+// shortest; each other list is galloped forward, and a list that overshoots moves the shortest
+// forward past everything in between. A needle of exactly three bytes is one exact list; longer
+// ones may have their trigrams scattered over name and email, or out of order, so the survivors
+// are verified.
+void SearchIndex::for_each_trigram_match(std::string_view folded,
+                                          const std::function<void(const LeadPtr&)>& visit) const {
+    std::vector<Trigram> trigrams;
+    trigrams.reserve(folded.size() - 2);
+    for (std::size_t at = 0; at + 3 <= folded.size(); ++at) trigrams.push_back(trigram_at(folded, at));
+    std::sort(trigrams.begin(), trigrams.end());
+    trigrams.erase(std::unique(trigrams.begin(), trigrams.end()), trigrams.end());
+
+    std::vector<const PostingList*> lists;
+    lists.reserve(trigrams.size());
+    for (Trigram trigram : trigrams) {
+        const auto list = postings_.find(trigram);
+        if (list == postings_.end()) return;  // no lead has this trigram
+        lists.push_back(&list->second);
+    }
+    std::sort(lists.begin(), lists.end(), [](const PostingList* a, const PostingList* b) { return a->size() < b->size(); });
+
+    const bool verify = folded.size() > 3;
+    const PostingList& shortest = *lists[0];
+    std::vector<std::size_t> positions(lists.size(), 0);
+    std::size_t at = 0;
+    while (at < shortest.size()) {
+        const Slot candidate = shortest[at];
+        const LeadPtr& lead = slots_[candidate];
+        if (!lead) {
+            ++at;
+            continue;
+        }
+        bool in_all = true;
+        for (std::size_t i = 1; i < lists.size(); ++i) {
+            const PostingList& list = *lists[i];
+            positions[i] = gallop(list, positions[i], candidate);
+            if (positions[i] == list.size()) return;  // this list has nothing left at or above
+            if (list[positions[i]] != candidate) {
+                at = gallop(shortest, at + 1, list[positions[i]]);
+                in_all = false;
+                break;
+            }
+        }
+        if (!in_all) continue;
+        if (!verify || lead_contains(*lead, folded)) visit(lead);
+        ++at;
+    }
+}
+
+std::size_t SearchIndex::memory_bytes() const {
+    std::size_t bytes = sizeof(*this) + slots_.capacity() * sizeof(LeadPtr) +
+                        byte_masks_.capacity() * sizeof(std::uint64_t) +
+                        two_byte_field_slots_.capacity() * sizeof(Slot) + trigram_scratch_.capacity() * sizeof(Trigram);
+    bytes += slot_by_id_.bucket_count() * sizeof(void*) +
+             slot_by_id_.size() * hash_node_bytes(sizeof(std::pair<const LeadId, Slot>));
+    bytes += postings_.bucket_count() * sizeof(void*) +
+             postings_.size() * hash_node_bytes(sizeof(std::pair<const Trigram, PostingList>));
+    for (const auto& [trigram, list] : postings_) bytes += list.capacity() * sizeof(Slot) + 16;  // + malloc header
+    return bytes;
+}
+
+}  // namespace leadd::store
