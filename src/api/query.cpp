@@ -1,6 +1,8 @@
 #include "leadd/api/query.hpp"
 
+#include "leadd/api/list_cursor.hpp"
 #include "leadd/http/envelope.hpp"
+#include "leadd/store/clock.hpp"
 
 #include <algorithm>
 #include <array>
@@ -91,9 +93,28 @@ std::optional<FieldError> for_each_known_param(std::string_view query, const std
     return std::nullopt;
 }
 
-// status, source or search into `q`: the filters the list and the export share.
+// The filters the list and the export share.
+constexpr std::array<std::string_view, 6> filter_params{"status",       "source",        "search",
+                                                        "createdAfter", "createdBefore", "updatedAfter"};
+
+template <std::size_t N, std::size_t M>
+constexpr std::array<std::string_view, N + M> join(const std::array<std::string_view, N>& a,
+                                                    const std::array<std::string_view, M>& b) {
+    std::array<std::string_view, N + M> out{};
+    for (std::size_t i = 0; i < N; ++i) out[i] = a[i];
+    for (std::size_t i = 0; i < M; ++i) out[N + i] = b[i];
+    return out;
+}
+
+// One of filter_params into `q`.
 std::optional<FieldError> take_filter(std::string_view name, const std::string& value, store::ListQuery& q) {
-    if (name == "status") {
+    if (name == "createdAfter" || name == "createdBefore" || name == "updatedAfter") {
+        const auto t = parse_query_timestamp(value);
+        if (!t)
+            return query_error(name, value,
+                               std::string(name) + " must be an ISO 8601 UTC timestamp such as 2024-01-15T10:30:00.000Z");
+        (name == "createdAfter" ? q.created_after : name == "createdBefore" ? q.created_before : q.updated_after) = *t;
+    } else if (name == "status") {
         auto s = store::parse_status(value);
         if (!s) return query_error("status", value, std::string(status_message));
         q.status = *s;
@@ -111,11 +132,30 @@ std::optional<FieldError> take_filter(std::string_view name, const std::string& 
 
 }  // namespace
 
+std::optional<store::Millis> parse_query_timestamp(std::string_view s) {
+    // "2024-01-15T10:30:00Z": the millisecond form with ".000" put back.
+    if (s.size() == 20 && s[19] == 'Z') return store::parse_iso8601(std::string(s.substr(0, 19)) + ".000Z");
+    return store::parse_iso8601(s);
+}
+
 std::variant<store::ListQuery, FieldError> parse_list_query(std::string_view query) {
     store::ListQuery q;
-    static constexpr std::array<std::string_view, 5> known{"page", "limit", "status", "source", "search"};
+    std::optional<std::string> cursor;  // read once sort, order and the filters it must match are known
+    static constexpr auto known =
+        join(std::array<std::string_view, 5>{"page", "limit", "sort", "order", "cursor"}, filter_params);
     auto error = for_each_known_param(query, known, [&](std::string_view name, const std::string& value) -> std::optional<FieldError> {
-        if (name == "page") {
+        if (name == "sort") {
+            if (value == "createdAt") q.sort = store::SortField::CreatedAt;
+            else if (value == "updatedAt") q.sort = store::SortField::UpdatedAt;
+            else if (value == "name") q.sort = store::SortField::Name;
+            else return query_error("sort", value, "sort must be one of: createdAt, updatedAt, name");
+        } else if (name == "order") {
+            if (value == "desc") q.order = store::SortOrder::Desc;
+            else if (value == "asc") q.order = store::SortOrder::Asc;
+            else return query_error("order", value, "order must be one of: asc, desc");
+        } else if (name == "cursor") {
+            cursor = value;
+        } else if (name == "page") {
             auto v = parse_bounded(value, 1, max_page);
             if (!v) return query_error("page", value, "page must be an integer from 1 to 1000000000");
             q.page = *v;
@@ -129,12 +169,21 @@ std::variant<store::ListQuery, FieldError> parse_list_query(std::string_view que
         return std::nullopt;
     });
     if (error) return std::move(*error);
+    if (cursor) {
+        auto position = decode_list_cursor(*cursor, q);
+        if (auto* e = std::get_if<CursorError>(&position))
+            return query_error("cursor", *cursor,
+                               *e == CursorError::Mismatch
+                                   ? "cursor does not match this query: send the sort, order and filters of the request that returned it"
+                                   : "cursor is not a cursor this server issued");
+        q.after = std::move(std::get<store::ListPosition>(position));
+    }
     return q;
 }
 
 std::variant<ExportQuery, FieldError> parse_export_query(std::string_view query) {
     ExportQuery q;
-    static constexpr std::array<std::string_view, 4> known{"format", "status", "source", "search"};
+    static constexpr auto known = join(std::array<std::string_view, 1>{"format"}, filter_params);
     auto error = for_each_known_param(query, known, [&](std::string_view name, const std::string& value) -> std::optional<FieldError> {
         if (name != "format") return take_filter(name, value, q.filters);
         if (value == "ndjson") q.format = ExportFormat::Ndjson;

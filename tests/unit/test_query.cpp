@@ -1,5 +1,7 @@
-// The list endpoint's query string: percent_decode, split_query, parse_list_query.
+// The list and export query strings: percent_decode, split_query, parse_list_query (with its
+// timestamps and cursor), parse_export_query.
 
+#include "leadd/api/list_cursor.hpp"
 #include "leadd/api/query.hpp"
 #include "leadd/http/envelope.hpp"
 
@@ -205,4 +207,151 @@ TEST_CASE("parse_list_query: unknown parameters are ignored", "[query]") {
 TEST_CASE("parse_list_query: a parameter without '=' has an empty value", "[query]") {
     CHECK(query_error("page").field == "page");
     CHECK(query_error("limit&page=2").field == "limit");
+}
+
+// ---------------------------------------------------------------- sort, order, time bounds, cursor
+
+TEST_CASE("parse_list_query: sort and order default to createdAt desc, each can be chosen", "[query]") {
+    using leadd::store::SortField;
+    using leadd::store::SortOrder;
+    const auto defaults = query_ok("");
+    CHECK(defaults.sort == SortField::CreatedAt);
+    CHECK(defaults.order == SortOrder::Desc);
+    CHECK_FALSE(defaults.created_after);
+    CHECK_FALSE(defaults.created_before);
+    CHECK_FALSE(defaults.updated_after);
+    CHECK_FALSE(defaults.after);
+
+    CHECK(query_ok("sort=createdAt").sort == SortField::CreatedAt);
+    CHECK(query_ok("sort=updatedAt").sort == SortField::UpdatedAt);
+    CHECK(query_ok("sort=name").sort == SortField::Name);
+    CHECK(query_ok("sort=name").order == SortOrder::Desc);
+    CHECK(query_ok("order=asc").order == SortOrder::Asc);
+    CHECK(query_ok("order=asc").sort == SortField::CreatedAt);  // order alone applies to createdAt
+    CHECK(query_ok("order=desc").order == SortOrder::Desc);
+    const auto both = query_ok("order=asc&sort=updatedAt");
+    CHECK((both.sort == SortField::UpdatedAt && both.order == SortOrder::Asc));
+}
+
+TEST_CASE("parse_list_query: bad sort and order values name the parameter", "[query]") {
+    for (const char* v : {"", "createdat", "CreatedAt", "email", "id", "name ", "-name", "created_at"}) {
+        const std::string q = std::string("sort=") + v;
+        INFO(q);
+        const auto e = query_error(q);
+        CHECK(e.field == "sort");
+        CHECK(e.message == "sort must be one of: createdAt, updatedAt, name");
+        CHECK(e.value == json::value(v));
+    }
+    for (const char* v : {"", "ASC", "Desc", "ascending", "1", "up"}) {
+        const std::string q = std::string("order=") + v;
+        INFO(q);
+        const auto e = query_error(q);
+        CHECK(e.field == "order");
+        CHECK(e.message == "order must be one of: asc, desc");
+    }
+}
+
+TEST_CASE("parse_query_timestamp: the API's form, and the same without milliseconds", "[query]") {
+    using leadd::api::parse_query_timestamp;
+    CHECK(parse_query_timestamp("2024-01-15T10:30:00.000Z") == std::optional<std::int64_t>(1'705'314'600'000));
+    CHECK(parse_query_timestamp("2024-01-15T10:30:00.123Z") == std::optional<std::int64_t>(1'705'314'600'123));
+    CHECK(parse_query_timestamp("2024-01-15T10:30:00Z") == std::optional<std::int64_t>(1'705'314'600'000));
+    CHECK(parse_query_timestamp("1970-01-01T00:00:00Z") == std::optional<std::int64_t>(0));
+    CHECK(parse_query_timestamp("2024-02-29T23:59:59Z") == std::optional<std::int64_t>(1'709'251'199'000));
+    for (const char* bad : {"", "2024-01-15", "2024-01-15T10:30Z", "2024-01-15T10:30:00", "2024-01-15T10:30:00.000",
+                            "2024-01-15T10:30:00+00:00", "2024-01-15T10:30:00.000+00:00", "2024-01-15 10:30:00Z",
+                            "2024-01-15t10:30:00z", "2024-01-15T10:30:00.0Z", "2024-01-15T10:30:00.0000Z",
+                            "2024-01-15T10:30:00.00Z", "2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z",
+                            "2024-01-15T24:00:00Z", "2024-01-15T10:60:00Z", "2024-01-15T10:30:60Z",
+                            "1705314600000", "2024-01-15T10:30:00ZZ", "X024-01-15T10:30:00Z", "2024-01-15T10:30:0aZ"}) {
+        INFO("'" << bad << "'");
+        CHECK_FALSE(parse_query_timestamp(bad).has_value());
+    }
+}
+
+TEST_CASE("parse_list_query: createdAfter, createdBefore and updatedAfter", "[query]") {
+    const auto q = query_ok("createdAfter=2024-01-15T10%3A30%3A00.000Z&createdBefore=2024-01-16T00:00:00Z"
+                            "&updatedAfter=2024-01-15T12:00:00.001Z");
+    CHECK(q.created_after == std::optional<std::int64_t>(1'705'314'600'000));
+    CHECK(q.created_before == std::optional<std::int64_t>(1'705'363'200'000));
+    CHECK(q.updated_after == std::optional<std::int64_t>(1'705'320'000'001));
+    // Bounds that leave nothing between them are a valid (empty) query, not an error.
+    CHECK(query_ok("createdAfter=2024-01-16T00:00:00Z&createdBefore=2024-01-15T00:00:00Z").created_after);
+
+    for (const char* name : {"createdAfter", "createdBefore", "updatedAfter"}) {
+        for (const char* v : {"", "yesterday", "2024-01-15", "2024-01-15T10:30:00%2B00:00", "2024-01-32T00:00:00Z"}) {
+            const std::string query = std::string(name) + "=" + v;
+            INFO(query);
+            const auto e = query_error(query);
+            CHECK(e.field == name);
+            CHECK(e.message == std::string(name) + " must be an ISO 8601 UTC timestamp such as 2024-01-15T10:30:00.000Z");
+        }
+    }
+    // The decoded value is reported ('+' in a query string is a space).
+    CHECK(query_error("createdAfter=2024-01-15T10:30:00+00:00").value == json::value("2024-01-15T10:30:00 00:00"));
+}
+
+TEST_CASE("parse_list_query: a cursor sets the position after which the page starts", "[query]") {
+    using leadd::api::encode_list_cursor;
+    const std::string filters = "status=lost&source=web&search=ada&createdAfter=2024-01-01T00:00:00Z"
+                                "&createdBefore=2025-01-01T00:00:00Z&updatedAfter=2024-06-01T00:00:00Z";
+    const auto made = query_ok("sort=name&order=asc&" + filters);
+    const leadd::store::ListPosition last{0, "grace hopper", 0x1234};
+    const auto cursor = encode_list_cursor(made, last);
+
+    // Same sort, order and filters, in any order, with any page and limit: accepted.
+    auto q = query_ok(filters + "&cursor=" + cursor + "&order=asc&limit=50&page=9&sort=name");
+    CHECK(q.after == std::optional<leadd::store::ListPosition>(last));
+    CHECK(q.limit == 50);
+    q = query_ok("cursor=" + cursor + "&sort=name&order=asc&" + filters);
+    CHECK(q.after == std::optional<leadd::store::ListPosition>(last));
+
+    // Another sort, order or filter: the cursor does not match.
+    for (const std::string& other : std::vector<std::string>{"sort=name&" + filters, "sort=createdAt&order=asc&" + filters,
+                                    "sort=name&order=asc&" + filters.substr(filters.find('&') + 1),
+                                    "sort=name&order=asc&status=new&" + filters.substr(filters.find('&') + 1),
+                                    "sort=name&order=asc&search=ad&" + filters,  // the first search wins: "ad"
+                                    "sort=name&order=asc"}) {
+        INFO(other);
+        const auto e = query_error(other + "&cursor=" + cursor);
+        CHECK(e.field == "cursor");
+        CHECK(e.value == json::value(cursor));
+        CHECK(e.message.starts_with("cursor does not match this query"));
+    }
+}
+
+TEST_CASE("parse_list_query: a malformed cursor names 'cursor'", "[query]") {
+    const auto good = leadd::api::encode_list_cursor(query_ok(""), {1'705'314'600'000, "", 7});
+    CHECK(query_ok("cursor=" + good).after.has_value());
+    for (const std::string& bad : std::vector<std::string>{std::string(), std::string("abc"), good.substr(0, good.size() - 1), good + "A",
+                                  "%2B" + good.substr(1), std::string(5000, 'A')}) {
+        INFO(bad);
+        const auto e = query_error("cursor=" + bad);
+        CHECK(e.field == "cursor");
+        CHECK(e.message == "cursor is not a cursor this server issued");
+    }
+    // Bad percent-encoding or UTF-8 is reported like any parameter's.
+    CHECK(query_error("cursor=%zz").field == "cursor");
+    CHECK(query_error("cursor=%FF").field == "cursor");
+}
+
+TEST_CASE("parse_export_query: the list's time bounds, and no sort or cursor", "[query]") {
+    using leadd::api::ExportQuery;
+    using leadd::api::parse_export_query;
+    auto r = parse_export_query("format=csv&createdAfter=2024-01-15T10:30:00Z&createdBefore=2024-01-16T00:00:00.000Z"
+                                "&updatedAfter=2024-01-15T12:00:00Z&status=new&sort=bogus&order=up&cursor=junk&page=0");
+    REQUIRE(std::holds_alternative<ExportQuery>(r));
+    const auto& q = std::get<ExportQuery>(r);
+    CHECK(q.filters.created_after == std::optional<std::int64_t>(1'705'314'600'000));
+    CHECK(q.filters.created_before == std::optional<std::int64_t>(1'705'363'200'000));
+    CHECK(q.filters.updated_after == std::optional<std::int64_t>(1'705'320'000'000));
+    CHECK(q.filters.status == Status::New);
+    CHECK(q.filters.sort == leadd::store::SortField::CreatedAt);
+    CHECK(q.filters.order == leadd::store::SortOrder::Desc);
+    CHECK_FALSE(q.filters.after);
+    for (const char* name : {"createdAfter", "createdBefore", "updatedAfter"}) {
+        r = parse_export_query(std::string(name) + "=2024-01-15");
+        REQUIRE(std::holds_alternative<FieldError>(r));
+        CHECK(std::get<FieldError>(r).field == name);
+    }
 }
