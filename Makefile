@@ -64,5 +64,14 @@ bench: deps
 	@scripts/install-deps.sh load/debian-packages.txt
 	/usr/bin/python3 load/bench.py $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
 
+# Listing at 1 000 000 leads, leadd against PostgreSQL 15 on the same leads and queries, and
+# leadd's RSS per lead (load/README.md): about 6 minutes; QUICK=1: 100 000 leads, under a minute.
+# More options: make bench-scale SCALE_ARGS="--baseline-binary OTHER/leadd" (load/scale_bench.py --help).
+SCALE_ARGS ?=
+.PHONY: bench-scale
+bench-scale: deps
+	@scripts/install-deps.sh load/debian-packages.txt
+	/usr/bin/python3 load/scale_bench.py $(if $(filter-out 0,$(QUICK)),--quick) $(SCALE_ARGS)
+
 clean:
 	rm -rf build
