@@ -23,14 +23,6 @@ std::size_t power_of_two_at_least(std::size_t n) { return std::bit_ceil(std::max
 
 char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool contains_ignoring_case(std::string_view haystack, std::string_view lowered_needle) {
-    if (lowered_needle.size() > haystack.size()) return false;
-    const auto it = std::search(haystack.begin(), haystack.end(), lowered_needle.begin(),
-                                lowered_needle.end(),
-                                [](char h, char n) { return ascii_lower(h) == n; });
-    return it != haystack.end();
-}
-
 // Locks one or two email stripes in ascending index order (the documented lock order).
 class StripeLocks {
 public:
@@ -101,41 +93,16 @@ void LeadStore::forget_email(const Lead& lead) {
     email_stripes_[stripe].owners.erase(key);
 }
 
-namespace {
-
-std::size_t status_index(Status s) { return static_cast<std::size_t>(s); }
-
-// Inserts or replaces (an update: the lead's new snapshot) `lead` at `key`.
-template <class Order>
-void put_in_order(Order& order, const typename Order::key_type& key, const LeadPtr& lead) {
-    // A create is (nearly always) the newest lead, and recovery restores oldest first: both
-    // land at the front, found without a search.
-    if (order.empty() || order.key_comp()(key, order.begin()->first)) {
-        order.emplace_hint(order.begin(), key, lead);
-        return;
-    }
-    auto it = order.lower_bound(key);
-    if (it != order.end() && it->first == key) it->second = lead;
-    else order.emplace_hint(it, key, lead);
-}
-
-}  // namespace
-
 void LeadStore::index_for_listing(const LeadPtr& lead, const Lead* previous) {
     auto& wl = workspace_leads(lead->workspace);
     std::unique_lock lock(wl.mu);
-    const OrderKey key{lead->created_at, lead->id};
-    put_in_order(wl.newest_first, key, lead);
-    if (previous && previous->status != lead->status) wl.by_status[status_index(previous->status)].erase(key);
-    put_in_order(wl.by_status[status_index(lead->status)], key, lead);
+    wl.index.put(lead, previous);
 }
 
 void LeadStore::unindex_from_listing(const Lead& lead) {
     auto& wl = workspace_leads(lead.workspace);
     std::unique_lock lock(wl.mu);
-    const OrderKey key{lead.created_at, lead.id};
-    wl.newest_first.erase(key);
-    wl.by_status[status_index(lead.status)].erase(key);
+    wl.index.erase(lead);
 }
 
 Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields) {
@@ -479,10 +446,7 @@ void LeadStore::restore_snapshot_leads(std::vector<LeadPtr> leads) {
             wl_of_lock = lead->workspace;
             listing_lock = std::unique_lock(wl->mu);
         }
-        const OrderKey order{lead->created_at, lead->id};
-        wl->newest_first.emplace_hint(wl->newest_first.begin(), order, lead);
-        auto& same_status = wl->by_status[status_index(lead->status)];
-        same_status.emplace_hint(same_status.begin(), order, lead);
+        wl->index.put(lead, nullptr);  // oldest first: appends to every createdAt order
     }
     if (listing_lock) listing_lock.unlock();
     by_id.join();
@@ -574,88 +538,32 @@ LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut) const {
 }
 
 void LeadStore::order_for_restore(std::vector<LeadPtr>& leads) {
-    // Oldest first within each workspace: restoring in this order inserts every lead at the
-    // front of its workspace's newest-first orderings, which is O(1) with a hint.
+    // Oldest first within each workspace: restoring in this order appends every lead to its
+    // workspace's createdAt orders, which packs their nodes full.
     std::sort(leads.begin(), leads.end(), [](const LeadPtr& a, const LeadPtr& b) {
         return std::tie(a->workspace, a->created_at, a->id) < std::tie(b->workspace, b->created_at, b->id);
     });
 }
 
-namespace {
-
-// The filters of a ListQuery that the listing has no index for (status picks which ordering is
-// read): one definition for list() and list_all(), so the list and the export agree.
-class SourceAndSearchFilter {
-public:
-    explicit SourceAndSearchFilter(const ListQuery& query) : source_(query.source) {
-        if (query.search) {
-            needle_ = *query.search;
-            std::transform(needle_->begin(), needle_->end(), needle_->begin(), ascii_lower);
-        }
-    }
-    bool admits_all() const { return !source_ && !needle_; }
-    bool admits(const Lead& lead) const {
-        if (source_ && lead.source != *source_) return false;
-        return !needle_ || contains_ignoring_case(lead.name, *needle_) || contains_ignoring_case(lead.email, *needle_);
-    }
-
-private:
-    const std::optional<std::string>& source_;
-    std::optional<std::string> needle_;  // the search, ASCII-lower-cased
-};
-
-}  // namespace
-
 ListPage LeadStore::list(WorkspaceId ws, const ListQuery& query) const {
-    ListPage page;
     const WorkspaceLeads* wl = find_workspace_leads(ws);
-    if (wl == nullptr) return page;
-
-    const SourceAndSearchFilter filter(query);
-    const std::size_t limit = query.limit;
-    // Saturating: a huge page number must not overflow into a small offset.
-    const std::size_t skip =
-        query.page - 1 > SIZE_MAX / std::max<std::size_t>(limit, 1) ? SIZE_MAX
-                                                                     : (query.page - 1) * limit;
-    page.leads.reserve(std::min<std::size_t>(limit, 100));
-
+    if (wl == nullptr) return {};
     std::shared_lock lock(wl->mu);
-    const NewestFirst& order = query.status ? wl->by_status[status_index(*query.status)] : wl->newest_first;
-    if (filter.admits_all()) {
-        // Every lead of `order` matches: the total is its size and the page is read in place.
-        page.total = order.size();
-        if (skip >= order.size()) return page;
-        for (auto it = std::next(order.begin(), static_cast<std::ptrdiff_t>(skip));
-             it != order.end() && page.leads.size() < limit; ++it)
-            page.leads.push_back(it->second);
-        return page;
-    }
-    for (const auto& [key, lead] : order) {
-        if (!filter.admits(*lead)) continue;
-        if (page.total >= skip && page.leads.size() < limit) page.leads.push_back(lead);
-        ++page.total;
-    }
-    return page;
+    return wl->index.page(query);
 }
 
 std::vector<LeadPtr> LeadStore::list_all(WorkspaceId ws, const ListQuery& filters) const {
-    std::vector<LeadPtr> leads;
     const WorkspaceLeads* wl = find_workspace_leads(ws);
-    if (wl == nullptr) return leads;
-    const SourceAndSearchFilter filter(filters);
+    if (wl == nullptr) return {};
     std::shared_lock lock(wl->mu);
-    const NewestFirst& order = filters.status ? wl->by_status[status_index(*filters.status)] : wl->newest_first;
-    if (filter.admits_all()) leads.reserve(order.size());
-    for (const auto& [key, lead] : order)
-        if (filter.admits(*lead)) leads.push_back(lead);
-    return leads;
+    return wl->index.all(filters);
 }
 
 std::size_t LeadStore::count(WorkspaceId ws) const {
     const WorkspaceLeads* wl = find_workspace_leads(ws);
     if (wl == nullptr) return 0;
     std::shared_lock lock(wl->mu);
-    return wl->newest_first.size();
+    return wl->index.size();
 }
 
 std::size_t LeadStore::size() const {

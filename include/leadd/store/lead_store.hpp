@@ -6,9 +6,10 @@
 //     low bits of the (scrambled, so uniform) id. Each shard's mutex guards its map.
 //   - email_stripes_: (workspace, case-folded email) -> leadId, split into stripes by hash. Each
 //     stripe's mutex guards its map. This is what makes an email unique per workspace.
-//   - workspaces_: per workspace, the leads ordered newest first (createdAt desc, id desc), for
-//     listing. directory_mu_ guards the map of workspaces (entries are never removed, so a
-//     pointer to one stays valid); each WorkspaceLeads::mu guards its ordering.
+//   - workspaces_: per workspace, the listing index (workspace_index.hpp: the leads in every
+//     order a list reads, counted, and the search index). directory_mu_ guards the map of
+//     workspaces (entries are never removed, so a pointer to one stays valid); each
+//     WorkspaceLeads::mu guards its index.
 //
 // Lock order (always acquired in this order, never the reverse):
 //   shard  ->  email stripes (ascending stripe index)  ->  directory_mu_  ->  WorkspaceLeads::mu
@@ -33,12 +34,13 @@
 
 #include "leadd/store/ids.hpp"
 #include "leadd/store/lead.hpp"
+#include "leadd/store/list_query.hpp"
 #include "leadd/store/result.hpp"
+#include "leadd/store/workspace_index.hpp"
 #include "leadd/wal/log.hpp"
 
 #include <cstddef>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -49,47 +51,6 @@
 #include <vector>
 
 namespace leadd::store {
-
-using LeadPtr = std::shared_ptr<const Lead>;
-
-// How a listing is ordered. Ties (equal times, equal names) are broken by id in the same
-// direction, so every order is total and a position in it is exact.
-enum class SortField : std::uint8_t { CreatedAt, UpdatedAt, Name };
-enum class SortOrder : std::uint8_t { Desc, Asc };
-
-// A place in one order: the sort key of a lead. A cursor carries the position of the last lead
-// a page showed; the next page starts strictly after it, whether or not that lead still exists.
-struct ListPosition {
-    Millis time = 0;   // sort=createdAt / updatedAt: the lead's createdAt / updatedAt
-    std::string name;  // sort=name: the lead's name, ASCII-lower-cased (name order ignores case)
-    LeadId id = 0;
-    bool operator==(const ListPosition&) const = default;
-};
-
-struct ListQuery {
-    std::size_t page = 1;  // 1-based; ignored when `after` is set
-    std::size_t limit = 10;
-    std::optional<Status> status;
-    std::optional<std::string> source;  // exact, case-sensitive
-    std::optional<std::string> search;  // case-insensitive (ASCII) substring of name or email
-    SortField sort = SortField::CreatedAt;
-    SortOrder order = SortOrder::Desc;
-    // Exclusive bounds, for incremental sync.
-    std::optional<Millis> created_after;
-    std::optional<Millis> created_before;
-    std::optional<Millis> updated_after;
-    std::optional<ListPosition> after;  // cursor pagination: the page starts after this position
-};
-
-struct ListPage {
-    std::vector<LeadPtr> leads;
-    std::size_t total = 0;   // leads matching the filters, over all pages (a cursor does not narrow it)
-    std::size_t before = 0;  // matching leads ahead of the first one returned (offset, or a cursor's rank)
-    bool more = false;       // matching leads exist after the last one returned
-};
-
-// The position of `lead` in the `sort` order (what a cursor after it carries).
-ListPosition position_of(const Lead& lead, SortField sort);
 
 struct StoreOptions {
     std::size_t shards = 64;         // rounded up to a power of two
@@ -197,18 +158,9 @@ private:
         std::mutex mu;
         std::unordered_map<std::string, LeadId> owners;  // key: email_key()
     };
-    struct OrderKey {
-        Millis created_at;
-        LeadId id;
-        auto operator<=>(const OrderKey&) const = default;
-    };
-    using NewestFirst = std::map<OrderKey, LeadPtr, std::greater<>>;
     struct WorkspaceLeads {
         mutable std::shared_mutex mu;
-        NewestFirst newest_first;
-        // The same leads split by status, so a status filter reads its page and its total
-        // without scanning the workspace. (Issue 6 replaces both with counted trees.)
-        std::array<NewestFirst, status_count> by_status;
+        WorkspaceIndex index;  // under mu
     };
 
     Shard& shard_of(LeadId id) const { return shards_[id & (shard_count_ - 1)]; }

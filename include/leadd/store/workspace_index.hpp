@@ -1,0 +1,176 @@
+#pragma once
+// WorkspaceIndex: every lead of one workspace in the orders a listing reads, counted, so that a
+// page, its exact total and a cursor step cost O(log n + limit) whatever the offset.
+//
+// Orders (each a CountedTree, ascending; a descending listing walks it backwards):
+//   createdAt: all leads (the tree that owns the LeadPtrs), per status, per source, per
+//              (status, source)
+//   updatedAt: all leads, per status
+//   name:      all leads, per status
+// Sort keys end with the id, so every order is total and a cursor position is exact. Sources
+// are interned into small numbers; "per source" is one tree ordered by (source, createdAt, id),
+// a source's leads one contiguous range of it, so a workspace with many distinct sources costs
+// no tree per source.
+//
+// A query reads the tree whose order is the query's sort and whose facet covers its status and
+// source filters; createdAfter/createdBefore (on createdAt order) and updatedAfter (on updatedAt
+// order) become a rank range. Exact: O(log n + limit). Filters that tree cannot express are
+// verified lead by lead over its range (a scan of that range, O(range)):
+//   - sort=createdAt with updatedAfter
+//   - sort=updatedAt with source, createdAfter or createdBefore
+//   - sort=name with source or any time bound
+// where a source filter is present and its createdAt range is much smaller than the sorted
+// range, its leads are gathered and sorted instead (O(m log m) in the source's leads).
+// A search reads the SearchIndex's matches, keeps those passing the other filters and orders
+// them: O(m) in the matches (plus O(limit log limit), or O(m log m) for a whole list).
+//
+// Not thread-safe: the owner (LeadStore's per-workspace listing lock) serializes writers against
+// readers. Leads are immutable; the index keeps each lead's LeadPtr once (createdAt order) and
+// plain pointers everywhere else, so a lead must be erased (or replaced by put) before the last
+// LeadPtr to it could go.
+
+#include "leadd/store/counted_tree.hpp"
+#include "leadd/store/lead.hpp"
+#include "leadd/store/list_query.hpp"
+#include "leadd/store/search_index.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace leadd::store {
+
+namespace listing_order {
+
+// A createdAt or updatedAt position: the time, then the id.
+struct TimeBound {
+    Millis time = 0;
+    LeadId id = 0;
+};
+
+// (time, id) order; the id is read through the pointer only when times tie. Pointer is
+// `const Lead*`, or LeadPtr for the tree that owns the leads.
+template <class Pointer>
+struct ByTime {
+    struct Entry {
+        Millis time = 0;
+        Pointer lead{};
+    };
+    using Bound = TimeBound;
+    static Bound bound_of(const Entry& e) { return {e.time, e.lead->id}; }
+    static bool less(const Entry& a, const Entry& b) { return a.time != b.time ? a.time < b.time : a.lead->id < b.lead->id; }
+    static bool less(const Entry& a, const Bound& b) { return a.time != b.time ? a.time < b.time : a.lead->id < b.id; }
+    static bool less(const Bound& a, const Entry& b) { return a.time != b.time ? a.time < b.time : a.id < b.lead->id; }
+    static bool less(const Bound& a, const Bound& b) { return a.time != b.time ? a.time < b.time : a.id < b.id; }
+};
+
+// (source number, createdAt, id) order: one source's leads are one range.
+struct BySourceThenTime {
+    struct Entry {
+        std::uint32_t source = 0;
+        Millis time = 0;
+        const Lead* lead = nullptr;
+    };
+    struct Bound {
+        std::uint64_t source = 0;  // 64 bits: a range's end is "the next source" even after the last
+        Millis time = 0;
+        LeadId id = 0;
+    };
+    static Bound bound_of(const Entry& e) { return {e.source, e.time, e.lead->id}; }
+    template <class A, class B>
+    static bool less(const A& a, const B& b) {
+        if (a.source != b.source) return a.source < b.source;
+        if (a.time != b.time) return a.time < b.time;
+        return id_of(a) < id_of(b);
+    }
+
+private:
+    static LeadId id_of(const Entry& e) { return e.lead->id; }
+    static LeadId id_of(const Bound& b) { return b.id; }
+};
+
+// (ASCII-lower-cased name, id) order. An entry carries the first 8 lower-cased bytes as a
+// big-endian number, so most comparisons never read the lead; separators own a copy of the name.
+struct ByName {
+    struct Entry {
+        std::uint64_t prefix = 0;
+        const Lead* lead = nullptr;
+    };
+    struct Bound {
+        std::uint64_t prefix = 0;
+        std::string name;  // lower-cased
+        LeadId id = 0;
+    };
+    static std::uint64_t prefix_of(std::string_view name);
+    // <0, 0, >0 as `a` lower-cased sorts before, with, after `b` lower-cased (unsigned bytes).
+    static int compare_folded(std::string_view a, std::string_view b);
+    static Bound bound_of(const Entry& e);
+    template <class A, class B>
+    static bool less(const A& a, const B& b) {
+        if (a.prefix != b.prefix) return a.prefix < b.prefix;
+        if (const int c = compare_folded(name_of(a), name_of(b)); c != 0) return c < 0;
+        return id_of(a) < id_of(b);
+    }
+
+private:
+    static std::string_view name_of(const Entry& e) { return e.lead->name; }
+    static std::string_view name_of(const Bound& b) { return b.name; }
+    static LeadId id_of(const Entry& e) { return e.lead->id; }
+    static LeadId id_of(const Bound& b) { return b.id; }
+};
+
+}  // namespace listing_order
+
+class WorkspaceIndex {
+public:
+    // A create (previous null) or an update: `previous` is the state the index holds for the
+    // lead, which `lead` replaces. Puts in ascending createdAt order (a create is the newest;
+    // recovery restores oldest first) append to every createdAt order, the cheap path.
+    void put(const LeadPtr& lead, const Lead* previous);
+    void erase(const Lead& lead);
+
+    ListPage page(const ListQuery& query) const;
+    // Every lead matching the query's filters, in its order (page, limit and cursor ignored).
+    std::vector<LeadPtr> all(const ListQuery& filters) const;
+
+    std::size_t size() const { return created_.size(); }
+    // The trees' nodes, the interned sources and the search index: what the listing costs.
+    std::size_t memory_bytes() const;
+
+private:
+    using CreatedOrder = CountedTree<listing_order::ByTime<LeadPtr>>;
+    using TimeOrder = CountedTree<listing_order::ByTime<const Lead*>>;
+    using SourceOrder = CountedTree<listing_order::BySourceThenTime>;
+    using NameOrder = CountedTree<listing_order::ByName>;
+    struct SourceNumber {
+        std::uint32_t number;
+        std::uint32_t leads;  // the number goes with the last lead of the source
+    };
+
+    void add(const LeadPtr& lead);              // into every order but created_
+    void remove(const Lead& lead);              // from every order but created_
+    std::uint32_t intern_source(const std::string& source);
+    void release_source(const std::string& source);
+    const SourceNumber* find_source(const std::string& source) const;
+    LeadPtr owned(const Lead* lead) const;      // the LeadPtr created_ holds for `lead`
+    ListPage read(const ListQuery& query, std::size_t skip, std::size_t limit) const;
+    ListPage read_matches(std::vector<const Lead*> matches, const ListQuery& query, std::size_t skip,
+                          std::size_t limit) const;
+
+    CreatedOrder created_;
+    TimeOrder updated_;
+    NameOrder by_name_;
+    std::array<TimeOrder, status_count> created_by_status_;
+    std::array<TimeOrder, status_count> updated_by_status_;
+    std::array<NameOrder, status_count> name_by_status_;
+    SourceOrder created_by_source_;
+    std::array<SourceOrder, status_count> created_by_status_source_;
+    std::unordered_map<std::string, SourceNumber> sources_;
+    std::uint32_t next_source_number_ = 0;
+    SearchIndex search_;
+};
+
+}  // namespace leadd::store

@@ -1,0 +1,383 @@
+#include "leadd/store/workspace_index.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <type_traits>
+
+namespace leadd::store {
+
+namespace {
+
+unsigned char fold(unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c; }
+
+std::string folded_copy(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(fold(static_cast<unsigned char>(c)));
+    return out;
+}
+
+constexpr LeadId lowest_id = 0;
+constexpr LeadId highest_id = std::numeric_limits<LeadId>::max();
+constexpr Millis earliest = std::numeric_limits<Millis>::min();
+
+std::size_t status_index(Status s) { return static_cast<std::size_t>(s); }
+
+// Every filter but the search (which the search index answers).
+bool passes_filters(const Lead& lead, const ListQuery& q) {
+    if (q.status && lead.status != *q.status) return false;
+    if (q.source && lead.source != *q.source) return false;
+    if (q.created_after && lead.created_at <= *q.created_after) return false;
+    if (q.created_before && lead.created_at >= *q.created_before) return false;
+    if (q.updated_after && lead.updated_at <= *q.updated_after) return false;
+    return true;
+}
+
+// The ascending form of each sort: key, then id.
+bool sorts_before(const Lead& a, const Lead& b, SortField sort) {
+    switch (sort) {
+    case SortField::CreatedAt:
+        return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
+    case SortField::UpdatedAt:
+        return a.updated_at != b.updated_at ? a.updated_at < b.updated_at : a.id < b.id;
+    case SortField::Name:
+        break;
+    }
+    const int c = listing_order::ByName::compare_folded(a.name, b.name);
+    return c != 0 ? c < 0 : a.id < b.id;
+}
+
+// <0, 0, >0 as `lead` sorts before, at, after `position` (ascending form).
+int compare_to_position(const Lead& lead, const ListPosition& position, SortField sort) {
+    if (sort == SortField::Name) {
+        if (const int c = listing_order::ByName::compare_folded(lead.name, position.name); c != 0) return c;
+    } else {
+        const Millis time = sort == SortField::CreatedAt ? lead.created_at : lead.updated_at;
+        if (time != position.time) return time < position.time ? -1 : 1;
+    }
+    return lead.id < position.id ? -1 : lead.id > position.id ? 1 : 0;
+}
+
+// Reads the ranks [lo, hi) of `tree` as the query orders them (ascending, or backwards for
+// desc): the page after `skip` matches, or after the cursor (`cursor_rank`: where the range
+// splits into entries at or before the cursor and after it, in ascending ranks). `exact`: every
+// entry of the range matches, so the total and the page's start are arithmetic; otherwise each
+// entry is checked and the whole range is walked for the total.
+template <class Tree, class Own>
+void read_range(const Tree& tree, std::size_t lo, std::size_t hi, const std::optional<std::size_t>& cursor_rank,
+                bool exact, const ListQuery& q, std::size_t skip, std::size_t limit, const Own& own,
+                ListPage& page) {
+    const bool ascending = q.order == SortOrder::Asc;
+    if (exact) {
+        page.total = hi - lo;
+        page.before = cursor_rank ? (ascending ? *cursor_rank - lo : hi - *cursor_rank) : std::min(skip, page.total);
+        const std::size_t take = std::min(limit, page.total - page.before);
+        page.leads.reserve(take);
+        if (take > 0) {
+            auto it = tree.select(ascending ? lo + page.before : hi - page.before - 1);
+            for (std::size_t i = 0; i < take; ++i) {
+                page.leads.push_back(own(*it));
+                if (i + 1 == take) break;
+                if (ascending) ++it;
+                else --it;
+            }
+        }
+        page.more = page.before + take < page.total;
+        return;
+    }
+    const std::size_t n = hi - lo;
+    if (n == 0) return;
+    auto it = tree.select(ascending ? lo : hi - 1);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (passes_filters(*it->lead, q)) {
+            ++page.total;
+            const std::size_t rank = ascending ? lo + i : hi - 1 - i;
+            const bool ahead = cursor_rank ? (ascending ? rank < *cursor_rank : rank >= *cursor_rank)
+                                           : page.before < skip;
+            if (ahead) ++page.before;
+            else if (page.leads.size() < limit) page.leads.push_back(own(*it));
+            else page.more = true;
+        }
+        if (i + 1 == n) break;
+        if (ascending) ++it;
+        else --it;
+    }
+}
+
+// Where a cursor splits [lo, hi): ascending pages continue with the entries above it,
+// descending ones with those below it.
+template <class Tree, class Probe>
+std::optional<std::size_t> cursor_rank_in(const Tree& tree, std::size_t lo, std::size_t hi, const Probe& probe,
+                                          const ListQuery& q) {
+    const std::size_t rank = q.order == SortOrder::Asc ? tree.rank_upper(probe) : tree.rank_lower(probe);
+    return std::clamp(rank, lo, hi);
+}
+
+}  // namespace
+
+namespace listing_order {
+
+std::uint64_t ByName::prefix_of(std::string_view name) {
+    std::uint64_t prefix = 0;
+    for (std::size_t i = 0; i < 8; ++i)
+        prefix = (prefix << 8) | (i < name.size() ? fold(static_cast<unsigned char>(name[i])) : 0u);
+    return prefix;
+}
+
+int ByName::compare_folded(std::string_view a, std::string_view b) {
+    const std::size_t n = std::min(a.size(), b.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        const unsigned char ca = fold(static_cast<unsigned char>(a[i]));
+        const unsigned char cb = fold(static_cast<unsigned char>(b[i]));
+        if (ca != cb) return ca < cb ? -1 : 1;
+    }
+    return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
+
+ByName::Bound ByName::bound_of(const Entry& e) { return {e.prefix, folded_copy(e.lead->name), e.lead->id}; }
+
+}  // namespace listing_order
+
+ListPosition position_of(const Lead& lead, SortField sort) {
+    ListPosition position;
+    position.id = lead.id;
+    switch (sort) {
+    case SortField::CreatedAt: position.time = lead.created_at; break;
+    case SortField::UpdatedAt: position.time = lead.updated_at; break;
+    case SortField::Name: position.name = folded_copy(lead.name); break;
+    }
+    return position;
+}
+
+using listing_order::ByName;
+using listing_order::TimeBound;
+using SourceBound = listing_order::BySourceThenTime::Bound;
+
+void WorkspaceIndex::put(const LeadPtr& lead, const Lead* previous) {
+    if (previous) {
+        remove(*previous);
+        created_.replace({lead->created_at, lead});  // createdAt and id never change: same place
+    } else {
+        created_.insert({lead->created_at, lead});
+    }
+    search_.put(lead, previous);
+    add(lead);
+}
+
+void WorkspaceIndex::erase(const Lead& lead) {
+    remove(lead);
+    search_.erase(lead);
+    created_.erase(TimeBound{lead.created_at, lead.id});
+}
+
+void WorkspaceIndex::add(const LeadPtr& owned_lead) {
+    const Lead* lead = owned_lead.get();
+    const std::size_t s = status_index(lead->status);
+    const std::uint64_t name_prefix = ByName::prefix_of(lead->name);
+    updated_.insert({lead->updated_at, lead});
+    by_name_.insert({name_prefix, lead});
+    created_by_status_[s].insert({lead->created_at, lead});
+    updated_by_status_[s].insert({lead->updated_at, lead});
+    name_by_status_[s].insert({name_prefix, lead});
+    if (lead->source) {
+        const std::uint32_t source = intern_source(*lead->source);
+        created_by_source_.insert({source, lead->created_at, lead});
+        created_by_status_source_[s].insert({source, lead->created_at, lead});
+    }
+}
+
+void WorkspaceIndex::remove(const Lead& lead) {
+    const std::size_t s = status_index(lead.status);
+    const ByName::Entry by_name{ByName::prefix_of(lead.name), &lead};
+    updated_.erase(TimeBound{lead.updated_at, lead.id});
+    by_name_.erase(by_name);
+    created_by_status_[s].erase(TimeBound{lead.created_at, lead.id});
+    updated_by_status_[s].erase(TimeBound{lead.updated_at, lead.id});
+    name_by_status_[s].erase(by_name);
+    if (lead.source) {
+        const SourceBound at{find_source(*lead.source)->number, lead.created_at, lead.id};
+        created_by_source_.erase(at);
+        created_by_status_source_[s].erase(at);
+        release_source(*lead.source);
+    }
+}
+
+std::uint32_t WorkspaceIndex::intern_source(const std::string& source) {
+    auto it = sources_.find(source);
+    if (it == sources_.end()) it = sources_.emplace(source, SourceNumber{next_source_number_++, 0}).first;
+    ++it->second.leads;
+    return it->second.number;
+}
+
+void WorkspaceIndex::release_source(const std::string& source) {
+    auto it = sources_.find(source);
+    if (--it->second.leads == 0) sources_.erase(it);
+}
+
+const WorkspaceIndex::SourceNumber* WorkspaceIndex::find_source(const std::string& source) const {
+    auto it = sources_.find(source);
+    return it == sources_.end() ? nullptr : &it->second;
+}
+
+LeadPtr WorkspaceIndex::owned(const Lead* lead) const {
+    return created_.find(TimeBound{lead->created_at, lead->id})->lead;
+}
+
+ListPage WorkspaceIndex::page(const ListQuery& query) const {
+    const std::size_t limit = query.limit;
+    // Saturating: a huge page number must not overflow into a small offset.
+    const std::size_t skip = query.after ? 0
+                             : query.page - 1 > SIZE_MAX / std::max<std::size_t>(limit, 1) ? SIZE_MAX
+                                                                                          : (query.page - 1) * limit;
+    return read(query, skip, limit);
+}
+
+std::vector<LeadPtr> WorkspaceIndex::all(const ListQuery& filters) const {
+    ListQuery everything = filters;
+    everything.after.reset();
+    return read(everything, 0, SIZE_MAX).leads;
+}
+
+ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t limit) const {
+    if (q.search) {
+        std::vector<const Lead*> matches;
+        search_.for_each_match(*q.search, [&](const LeadPtr& lead) {
+            if (passes_filters(*lead, q)) matches.push_back(lead.get());
+        });
+        return read_matches(std::move(matches), q, skip, limit);
+    }
+    ListPage page;
+    const auto own = [this](const auto& entry) -> LeadPtr {
+        if constexpr (std::is_same_v<std::decay_t<decltype(entry.lead)>, LeadPtr>) return entry.lead;
+        else return owned(entry.lead);
+    };
+    const std::optional<std::size_t> status = q.status ? std::optional(status_index(*q.status)) : std::nullopt;
+
+    // The source's createdAt range (with the createdAt bounds), in the tree that also covers the status.
+    struct SourceRange {
+        const SourceOrder* tree;
+        std::uint32_t number;
+        std::size_t lo, hi;
+    };
+    std::optional<SourceRange> source_range;
+    if (q.source) {
+        const SourceNumber* source = find_source(*q.source);
+        if (source == nullptr) return page;  // no lead has this source
+        const SourceOrder& tree = status ? created_by_status_source_[*status] : created_by_source_;
+        const std::uint64_t n = source->number;
+        const std::size_t lo = q.created_after ? tree.rank_upper(SourceBound{n, *q.created_after, highest_id})
+                                               : tree.rank_lower(SourceBound{n, earliest, lowest_id});
+        const std::size_t hi = q.created_before ? tree.rank_lower(SourceBound{n, *q.created_before, lowest_id})
+                                                : tree.rank_lower(SourceBound{n + 1, earliest, lowest_id});
+        source_range = SourceRange{&tree, source->number, lo, std::max(lo, hi)};
+    }
+
+    const auto read_time_order = [&](const auto& tree, std::size_t lo, std::size_t hi, bool exact) {
+        hi = std::max(lo, hi);
+        std::optional<std::size_t> cursor;
+        if (q.after) cursor = cursor_rank_in(tree, lo, hi, TimeBound{q.after->time, q.after->id}, q);
+        read_range(tree, lo, hi, cursor, exact, q, skip, limit, own, page);
+    };
+    // A sorted range that needs a source check: when the source's leads are far fewer, sorting
+    // them beats walking the range.
+    const auto source_is_smaller = [&](std::size_t sorted_range) {
+        return source_range && (source_range->hi - source_range->lo) * 4 < sorted_range;
+    };
+    const auto read_source_range_sorted = [&] {
+        std::vector<const Lead*> matches;
+        matches.reserve(source_range->hi - source_range->lo);
+        auto it = source_range->tree->select(source_range->lo);
+        for (std::size_t i = source_range->lo; i < source_range->hi; ++i, ++it)
+            if (passes_filters(*it->lead, q)) matches.push_back(it->lead);
+        return read_matches(std::move(matches), q, skip, limit);
+    };
+
+    switch (q.sort) {
+    case SortField::CreatedAt: {
+        if (source_range) {
+            const SourceOrder& tree = *source_range->tree;
+            std::optional<std::size_t> cursor;
+            if (q.after)
+                cursor = cursor_rank_in(tree, source_range->lo, source_range->hi,
+                                        SourceBound{source_range->number, q.after->time, q.after->id}, q);
+            read_range(tree, source_range->lo, source_range->hi, cursor, !q.updated_after, q, skip, limit, own,
+                       page);
+            break;
+        }
+        const auto bounds = [&](const auto& tree) {
+            const std::size_t lo = q.created_after ? tree.rank_upper(TimeBound{*q.created_after, highest_id}) : 0;
+            const std::size_t hi =
+                q.created_before ? tree.rank_lower(TimeBound{*q.created_before, lowest_id}) : tree.size();
+            read_time_order(tree, lo, hi, !q.updated_after);
+        };
+        if (status) bounds(created_by_status_[*status]);
+        else bounds(created_);
+        break;
+    }
+    case SortField::UpdatedAt: {
+        const TimeOrder& tree = status ? updated_by_status_[*status] : updated_;
+        const std::size_t lo = q.updated_after ? tree.rank_upper(TimeBound{*q.updated_after, highest_id}) : 0;
+        const std::size_t hi = std::max(lo, tree.size());
+        if (source_is_smaller(hi - lo)) return read_source_range_sorted();
+        read_time_order(tree, lo, hi, !q.source && !q.created_after && !q.created_before);
+        break;
+    }
+    case SortField::Name: {
+        const NameOrder& tree = status ? name_by_status_[*status] : by_name_;
+        if (source_is_smaller(tree.size())) return read_source_range_sorted();
+        std::optional<std::size_t> cursor;
+        if (q.after)
+            cursor = cursor_rank_in(tree, 0, tree.size(),
+                                    ByName::Bound{ByName::prefix_of(q.after->name), q.after->name, q.after->id}, q);
+        const bool exact = !q.source && !q.created_after && !q.created_before && !q.updated_after;
+        read_range(tree, 0, tree.size(), cursor, exact, q, skip, limit, own, page);
+        break;
+    }
+    }
+    return page;
+}
+
+ListPage WorkspaceIndex::read_matches(std::vector<const Lead*> matches, const ListQuery& q, std::size_t skip,
+                                      std::size_t limit) const {
+    ListPage page;
+    page.total = matches.size();
+    const bool ascending = q.order == SortOrder::Asc;
+    const auto precedes = [&](const Lead* a, const Lead* b) {
+        return ascending ? sorts_before(*a, *b, q.sort) : sorts_before(*b, *a, q.sort);
+    };
+    auto first = matches.begin();
+    if (q.after) {
+        const auto at_or_before_cursor = [&](const Lead* lead) {
+            const int c = compare_to_position(*lead, *q.after, q.sort);
+            return ascending ? c <= 0 : c >= 0;
+        };
+        first = std::partition(matches.begin(), matches.end(), at_or_before_cursor);
+        page.before = static_cast<std::size_t>(first - matches.begin());
+    } else {
+        page.before = std::min(skip, page.total);
+        if (page.before > 0 && page.before < page.total) std::nth_element(first, first + page.before, matches.end(), precedes);
+        first += static_cast<std::ptrdiff_t>(page.before);
+    }
+    const auto remaining = static_cast<std::size_t>(matches.end() - first);
+    const std::size_t take = std::min(limit, remaining);
+    std::partial_sort(first, first + static_cast<std::ptrdiff_t>(take), matches.end(), precedes);
+    page.leads.reserve(take);
+    for (std::size_t i = 0; i < take; ++i) page.leads.push_back(owned(first[static_cast<std::ptrdiff_t>(i)]));
+    page.more = take < remaining;
+    return page;
+}
+
+std::size_t WorkspaceIndex::memory_bytes() const {
+    std::size_t bytes = created_.memory_bytes() + updated_.memory_bytes() + by_name_.memory_bytes() +
+                        created_by_source_.memory_bytes();
+    for (std::size_t s = 0; s < status_count; ++s)
+        bytes += created_by_status_[s].memory_bytes() + updated_by_status_[s].memory_bytes() +
+                 name_by_status_[s].memory_bytes() + created_by_status_source_[s].memory_bytes();
+    // An unordered_map node: the pair, the next pointer and the cached hash; plus its bucket.
+    for (const auto& [source, number] : sources_)
+        bytes += sizeof(std::pair<const std::string, SourceNumber>) + 2 * sizeof(void*) +
+                 (source.capacity() > 15 ? source.capacity() + 1 : 0);
+    bytes += sources_.bucket_count() * sizeof(void*);
+    return bytes + search_.memory_bytes();
+}
+
+}  // namespace leadd::store
