@@ -12,10 +12,8 @@ namespace {
 
 unsigned char fold(unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c; }
 
-std::string folded_copy(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) c = static_cast<char>(fold(static_cast<unsigned char>(c)));
-    return out;
+void append_folded(std::string_view text, std::string& out) {
+    for (char c : text) out.push_back(static_cast<char>(fold(static_cast<unsigned char>(c))));
 }
 
 bool folds_equal(std::string_view a, std::string_view b) {
@@ -99,6 +97,16 @@ std::size_t gallop(const List& list, std::size_t from, typename List::value_type
                                     list.begin());
 }
 
+// Verifying a candidate against its packed text costs about as much as galloping two dense
+// lists, so beyond the three shortest lists another one rarely removes enough candidates to pay
+// for itself (load/micro/search_index.cpp: "example.com" at 1M leads, 9 trigrams, runs twice as
+// fast this way).
+constexpr std::size_t max_lists_intersected = 3;
+
+// How many candidates ahead their packed text is prefetched: a common needle's candidates are
+// spread over the whole table, and without it each verification waits for memory.
+constexpr std::size_t prefetch_distance = 16;
+
 // Tombstones below this many are left alone, so a small workspace does not compact on every
 // other erase.
 constexpr std::size_t min_tombstones_to_compact = 1024;
@@ -141,6 +149,10 @@ SearchIndex::Slot SearchIndex::add_slot(const LeadPtr& lead) {
     const auto slot = static_cast<Slot>(slots_.size());
     slots_.push_back(lead);
     byte_masks_.push_back(byte_mask(lead->name) | byte_mask(lead->email));
+    text_starts_.push_back(texts_.size());
+    append_folded(lead->name, texts_);
+    texts_.push_back('\0');
+    append_folded(lead->email, texts_);
 
     trigram_scratch_.clear();
     append_trigrams(lead->name, trigram_scratch_);
@@ -166,16 +178,22 @@ void SearchIndex::compact_if_mostly_tombstones() {
     // Live slots keep their order, so every rewritten list stays sorted.
     constexpr Slot retired = std::numeric_limits<Slot>::max();
     std::vector<Slot> renumbered(slots_.size(), retired);
+    std::string live_texts;
     Slot next = 0;
     for (std::size_t old = 0; old < slots_.size(); ++old) {
         if (!slots_[old]) continue;
         renumbered[old] = next;
+        const std::string_view text = text_of(static_cast<Slot>(old));
+        text_starts_[next] = live_texts.size();
+        live_texts.append(text);
         slots_[next] = std::move(slots_[old]);
         byte_masks_[next] = byte_masks_[old];
         ++next;
     }
     slots_.resize(next);
     byte_masks_.resize(next);
+    text_starts_.resize(next);
+    texts_ = std::move(live_texts);
 
     const auto rewrite = [&renumbered](PostingList& list) {
         std::size_t kept = 0;
@@ -193,13 +211,27 @@ void SearchIndex::compact_if_mostly_tombstones() {
     tombstones_ = 0;
 }
 
+std::string_view SearchIndex::text_of(Slot slot) const {
+    const std::size_t end = slot + 1 < text_starts_.size() ? text_starts_[slot + 1] : texts_.size();
+    return std::string_view(texts_).substr(text_starts_[slot], end - text_starts_[slot]);
+}
+
+// The packed text holds both fields, so no match there is no match at all. A match of a needle
+// without '\0' cannot span the '\0' between name and email; a needle with one (a name may hold
+// '\0' too) is checked against the lead's own fields.
+bool SearchIndex::slot_contains(Slot slot, std::string_view folded_needle) const {
+    if (text_of(slot).find(folded_needle) == std::string_view::npos) return false;
+    return folded_needle.find('\0') == std::string_view::npos || lead_contains(*slots_[slot], folded_needle);
+}
+
 void SearchIndex::for_each_match(std::string_view needle, const std::function<void(const LeadPtr&)>& visit) const {
     if (needle.empty()) {
         for (const LeadPtr& lead : slots_)
             if (lead) visit(lead);
         return;
     }
-    const std::string folded = folded_copy(needle);
+    std::string folded;
+    append_folded(needle, folded);
     if (folded.size() == 1) return for_each_byte_match(static_cast<unsigned char>(folded[0]), visit);
     if (folded.size() == 2) return for_each_pair_match(folded, visit);
     for_each_trigram_match(folded, visit);
@@ -214,7 +246,7 @@ void SearchIndex::for_each_byte_match(unsigned char folded, const std::function<
     const char needle[1] = {static_cast<char>(folded)};
     for (std::size_t slot = 0; slot < byte_masks_.size(); ++slot) {
         if ((byte_masks_[slot] & wanted) == 0) continue;
-        if (mask_is_exact || lead_contains(*slots_[slot], std::string_view(needle, 1))) visit(slots_[slot]);
+        if (mask_is_exact || slot_contains(static_cast<Slot>(slot), std::string_view(needle, 1))) visit(slots_[slot]);
     }
 }
 
@@ -234,7 +266,7 @@ void SearchIndex::for_each_pair_match(std::string_view folded, const std::functi
         }
     }
     for (Slot slot : two_byte_field_slots_)
-        if (slots_[slot] && lead_contains(*slots_[slot], folded)) mark(slot);
+        if (slots_[slot] && slot_contains(slot, folded)) mark(slot);
 
     for (std::size_t word = 0; word < matched.size(); ++word) {
         for (std::uint64_t bits = matched[word]; bits != 0; bits &= bits - 1) {
@@ -244,8 +276,8 @@ void SearchIndex::for_each_pair_match(std::string_view folded, const std::functi
     }
 }
 
-// Three bytes or more: a leapfrog intersection of the needle's trigram lists, driven by the
-// shortest; each other list is galloped forward, and a list that overshoots moves the shortest
+// Three bytes or more: a leapfrog intersection of the needle's (at most three) shortest trigram
+// lists, driven by the shortest; each other list is galloped forward, and a list that overshoots moves the shortest
 // forward past everything in between. A needle of exactly three bytes is one exact list; longer
 // ones may have their trigrams scattered over name and email, or out of order, so the survivors
 // are verified.
@@ -265,12 +297,19 @@ void SearchIndex::for_each_trigram_match(std::string_view folded,
         lists.push_back(&list->second);
     }
     std::sort(lists.begin(), lists.end(), [](const PostingList* a, const PostingList* b) { return a->size() < b->size(); });
+    lists.resize(std::min(lists.size(), max_lists_intersected));
 
     const bool verify = folded.size() > 3;
     const PostingList& shortest = *lists[0];
     std::vector<std::size_t> positions(lists.size(), 0);
     std::size_t at = 0;
     while (at < shortest.size()) {
+        if (verify && at + prefetch_distance < shortest.size()) {
+            __builtin_prefetch(texts_.data() + text_starts_[shortest[at + prefetch_distance]]);
+            __builtin_prefetch(texts_.data() + text_starts_[shortest[at + prefetch_distance]] + 64);
+            if (at + 2 * prefetch_distance < shortest.size())
+                __builtin_prefetch(&text_starts_[shortest[at + 2 * prefetch_distance]]);
+        }
         const Slot candidate = shortest[at];
         const LeadPtr& lead = slots_[candidate];
         if (!lead) {
@@ -289,14 +328,15 @@ void SearchIndex::for_each_trigram_match(std::string_view folded,
             }
         }
         if (!in_all) continue;
-        if (!verify || lead_contains(*lead, folded)) visit(lead);
+        if (!verify || slot_contains(candidate, folded)) visit(lead);
         ++at;
     }
 }
 
 std::size_t SearchIndex::memory_bytes() const {
     std::size_t bytes = sizeof(*this) + slots_.capacity() * sizeof(LeadPtr) +
-                        byte_masks_.capacity() * sizeof(std::uint64_t) +
+                        byte_masks_.capacity() * sizeof(std::uint64_t) + texts_.capacity() +
+                        text_starts_.capacity() * sizeof(std::uint64_t) +
                         two_byte_field_slots_.capacity() * sizeof(Slot) + trigram_scratch_.capacity() * sizeof(Trigram);
     bytes += slot_by_id_.bucket_count() * sizeof(void*) +
              slot_by_id_.size() * hash_node_bytes(sizeof(std::pair<const LeadId, Slot>));

@@ -75,7 +75,7 @@ struct Model {
 
 // Pieces that make names and emails share many trigrams, with mixed case and non-ASCII bytes.
 const std::vector<std::string> name_pieces = {"Maria", " ", "Gonzalez", "son", "SON", "aa", "a", "Al", "Jos\xc3\xa9",
-                                              "\xc3\x89", "O'Neil", "-", "x", "aaaa", "Ana"};
+                                              "\xc3\x89", "O'Neil", "-", "x", "aaaa", "Ana", std::string(1, '\0')};
 const std::vector<std::string> email_pieces = {"maria", ".", "gonzalez", "42", "@", "example.com", "gmail.com",
                                                "son", "aa", "a", "_", "+", "Z", "\xc3\xa9"};
 
@@ -111,10 +111,14 @@ std::vector<std::string> needles_for(std::mt19937& rng, const Model& model) {
         const Lead& lead = *leads[rng() % leads.size()];
         needles.push_back(flip_case_randomly(rng, random_substring(rng, lead.name, 12)));
         needles.push_back(flip_case_randomly(rng, random_substring(rng, lead.email, 12)));
-        // The end of the name and the start of the email: must not match as one string.
-        if (!lead.name.empty() && !lead.email.empty())
-            needles.push_back(lead.name.substr(lead.name.size() - 1 - rng() % lead.name.size()) +
-                              lead.email.substr(0, 1 + rng() % lead.email.size()));
+        // The end of the name and the start of the email, joined directly or by a '\0': must not
+        // match as one string.
+        if (!lead.name.empty() && !lead.email.empty()) {
+            const std::string name_end = lead.name.substr(lead.name.size() - 1 - rng() % lead.name.size());
+            const std::string email_start = lead.email.substr(0, 1 + rng() % lead.email.size());
+            needles.push_back(name_end + email_start);
+            needles.push_back(name_end + '\0' + email_start);
+        }
         needles.push_back(random_text(rng, email_pieces, 2));
     }
     return needles;
@@ -217,6 +221,15 @@ TEST_CASE("SearchIndex: edge cases") {
         CHECK(model.found("/").size() == 1);
         CHECK(model.found("\x83").size() == 1);
         model.check("#");
+    }
+    SECTION("a '\\0' in a name is a byte like any other, and never joins name and email") {
+        using namespace std::string_literals;
+        model.put(make_lead(8, "ab\0cd"s, "ef@g.hi"));
+        CHECK(model.found("b\0c"s).size() == 1);
+        CHECK(model.found("\0"s).size() == 1);
+        CHECK(model.found("cd\0ef"s).empty());
+        CHECK(model.found("d\0e"s).empty());
+        model.check("\0e"s);
     }
     SECTION("an erased lead is not found, a re-created one is") {
         model.erase(1);
