@@ -4,8 +4,10 @@
 // inside one 200 (207-style); with ?atomic=true all are applied or none (LeadStore::create_all /
 // update_all: one lock set, one log record), and when one fails the others answer 424
 // BATCH_ABORTED. Either way the request waits once for the log (the server's durability gate),
-// so a batch costs one group commit, not one per item.
+// so a batch costs one group commit, not one per item. A POST batch may carry an
+// Idempotency-Key (idempotency_key.hpp); its answer is logged in the batch's own record.
 
+#include "leadd/api/idempotency_key.hpp"
 #include "leadd/api/json_lead.hpp"
 #include "leadd/api/lead_handlers.hpp"
 #include "leadd/api/query.hpp"
@@ -17,6 +19,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace leadd::api {
@@ -132,91 +135,99 @@ FieldError not_an_object(std::string_view field, std::size_t index, const json::
     return {std::string(field) + "[" + std::to_string(index) + "]", v, "Each item must be a JSON object"};
 }
 
+// The items of a POST batch: validated, then handed to the store in one call (one lock set,
+// one log record). Atomic: any failure leaves every item unapplied. Otherwise each item succeeds
+// or fails as it would have on its own, in order. With an Idempotency-Key, the answer is
+// rendered under the store's locks and logged with the batch.
+http::Response create_leads(store::LeadStore& store, const http::Request& request, store::WorkspaceId ws, bool atomic,
+                            const json::array& items, store::LeadStore::IdempotentWrite* idempotent) {
+    // Validation first, for every item: an atomic batch with an invalid item touches nothing.
+    std::vector<std::optional<FieldError>> invalid(items.size());
+    std::vector<store::NewLead> leads;  // the valid items, in order
+    std::vector<std::size_t> item_of;   // leads[j] is item item_of[j]
+    std::vector<std::string> sent_emails;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (!items[i].is_object()) {
+            invalid[i] = not_an_object("leads", i, items[i]);
+            continue;
+        }
+        auto checked = validate_create(items[i].get_object());
+        if (auto* e = std::get_if<FieldError>(&checked)) {
+            invalid[i] = std::move(*e);
+            continue;
+        }
+        item_of.push_back(i);
+        sent_emails.push_back(std::get<store::NewLead>(checked).email);
+        leads.push_back(std::move(std::get<store::NewLead>(checked)));
+    }
+    if (atomic && leads.size() != items.size()) {
+        ItemResults results;
+        const auto first_invalid = static_cast<std::size_t>(
+            std::find_if(invalid.begin(), invalid.end(), [](const auto& e) { return e.has_value(); }) - invalid.begin());
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (invalid[i]) results.failure(i, validation_error(request, *invalid[i]));
+            else results.failure(i, aborted(request, first_invalid));
+        }
+        return results.respond();
+    }
+
+    auto render = [&](const store::LeadStore::BatchOutcome& outcome) {
+        // A duplicate of another item of this batch is named by its index.
+        std::unordered_map<store::LeadId, std::size_t> item_with_id;
+        for (std::size_t j = 0; j < outcome.ids.size(); ++j) item_with_id.emplace(outcome.ids[j], item_of[j]);
+        std::vector<const store::StoreError*> failure_of(item_of.size(), nullptr);  // `leads` is moved out by now
+        for (const auto& [j, e] : outcome.failures) failure_of[j] = &e;
+        ItemResults results;
+        for (std::size_t i = 0, j = 0; i < items.size(); ++i) {
+            if (invalid[i]) {
+                results.failure(i, validation_error(request, *invalid[i]));
+                continue;
+            }
+            const std::size_t at = j++;
+            if (const store::StoreError* e = failure_of[at]) {
+                json::object extra;
+                if (auto it = item_with_id.find(e->existing_lead); it != item_with_id.end())
+                    extra["duplicateOfIndex"] = it->second;
+                // Atomic: the other item's lead was never created, so name the item only.
+                const std::string_view drop = atomic && !extra.empty() ? "existingLeadId" : std::string_view();
+                results.failure(i, store_error(request, *e, sent_emails[at]), std::move(extra), drop);
+            } else if (!outcome.failures.empty() && atomic) {
+                results.failure(i, aborted(request, item_of[outcome.failures.front().first]));
+            } else {
+                results.success(i, 201, *outcome.leads[at]);
+            }
+        }
+        return results.respond();
+    };
+    std::optional<http::Response> stored;
+    if (idempotent) {
+        idempotent->answer = [&](const store::LeadStore::BatchOutcome& outcome) {
+            stored = render(outcome);
+            return store::StoredAnswer{stored->status, stored->body, {}, {}};
+        };
+    }
+    const auto mode = atomic ? store::LeadStore::BatchMode::AllOrNothing : store::LeadStore::BatchMode::EachOnItsOwn;
+    const auto outcome = store.create_all(ws, std::move(leads), mode, idempotent);
+    if (outcome.refused) return writes_unavailable(request);
+    if (stored) return std::move(*stored);
+    return render(outcome);
+}
+
 }  // namespace
 
 http::Response LeadHandlers::create_batch(const http::Request& request, store::WorkspaceId ws) const {
+    auto key = idempotency_key(request);
+    if (auto* e = std::get_if<FieldError>(&key)) return validation_error(request, *e);
     json::monotonic_resource arena;
     auto read = read_batch(request, "leads", &arena);
     if (auto* refused = std::get_if<http::Response>(&read)) return std::move(*refused);
-    const auto& [atomic, body, items] = std::get<BatchRequest>(read);
-
-    // Validation first, for every item: an atomic batch with an invalid item touches nothing.
-    std::vector<std::variant<store::NewLead, FieldError>> checked;
-    checked.reserve(items->size());
-    for (std::size_t i = 0; i < items->size(); ++i) {
-        const auto& item = (*items)[i];
-        if (!item.is_object()) checked.emplace_back(not_an_object("leads", i, item));
-        else checked.push_back(validate_create(item.get_object()));
-    }
-    auto email_of = [&](std::size_t i) -> std::string_view {
-        const auto* lead = std::get_if<store::NewLead>(&checked[i]);
-        return lead ? std::string_view(lead->email) : std::string_view();
-    };
-
-    ItemResults results;
-    std::unordered_map<store::LeadId, std::size_t> created_by_item;  // to name a duplicate's item
-    auto duplicate_details = [&](const store::StoreError& e) {
-        json::object extra;
-        if (auto it = created_by_item.find(e.existing_lead); it != created_by_item.end())
-            extra["duplicateOfIndex"] = it->second;
-        return extra;
-    };
-
-    if (!atomic) {
-        for (std::size_t i = 0; i < checked.size(); ++i) {
-            if (auto* e = std::get_if<FieldError>(&checked[i])) {
-                results.failure(i, validation_error(request, *e));
-                continue;
-            }
-            auto created = store_.create(ws, std::move(std::get<store::NewLead>(checked[i])));
-            if (!created) {
-                results.failure(i, store_error(request, created.error(), (*items)[i].as_object().at("email").as_string()),
-                                duplicate_details(created.error()));
-                continue;
-            }
-            created_by_item.emplace(created.value()->id, i);
-            results.success(i, 201, *created.value());
-        }
-        return results.respond();
-    }
-
-    std::optional<std::size_t> first_invalid;
-    for (std::size_t i = 0; i < checked.size() && !first_invalid; ++i)
-        if (std::holds_alternative<FieldError>(checked[i])) first_invalid = i;
-    if (first_invalid) {
-        for (std::size_t i = 0; i < checked.size(); ++i) {
-            if (auto* e = std::get_if<FieldError>(&checked[i])) results.failure(i, validation_error(request, *e));
-            else results.failure(i, aborted(request, *first_invalid));
-        }
-        return results.respond();
-    }
-    std::vector<store::NewLead> leads;
-    std::vector<std::string> sent_emails;
-    leads.reserve(checked.size());
-    for (std::size_t i = 0; i < checked.size(); ++i) {
-        sent_emails.emplace_back(email_of(i));
-        leads.push_back(std::move(std::get<store::NewLead>(checked[i])));
-    }
-    const auto outcome = store_.create_all(ws, std::move(leads));
-    if (outcome.refused) return writes_unavailable(request);
-    if (!outcome.applied()) {
-        for (std::size_t i = 0; i < outcome.ids.size(); ++i) created_by_item.emplace(outcome.ids[i], i);
-        std::size_t next_failure = 0;
-        for (std::size_t i = 0; i < sent_emails.size(); ++i) {
-            if (next_failure < outcome.failures.size() && outcome.failures[next_failure].first == i) {
-                const auto& e = outcome.failures[next_failure++].second;
-                json::object extra = duplicate_details(e);
-                // Another item of this batch: its lead was never created, so name the item only.
-                const std::string_view drop = extra.empty() ? std::string_view() : "existingLeadId";
-                results.failure(i, store_error(request, e, sent_emails[i]), std::move(extra), drop);
-            } else {
-                results.failure(i, aborted(request, outcome.failures.front().first));
-            }
-        }
-        return results.respond();
-    }
-    for (std::size_t i = 0; i < outcome.leads.size(); ++i) results.success(i, 201, *outcome.leads[i]);
-    return results.respond();
+    const auto& batch = std::get<BatchRequest>(read);
+    if (auto* k = std::get_if<std::string>(&key))
+        return run_once(request, store_, ws, std::move(*k), request_fingerprint(request, batch.body),
+                        [&](store::LeadStore::IdempotentWrite& w) {
+                            return create_leads(store_, request, ws, batch.atomic, *batch.items, &w);
+                        });
+    return create_leads(store_, request, ws, batch.atomic, *batch.items, nullptr);
 }
 
 http::Response LeadHandlers::update_batch(const http::Request& request, store::WorkspaceId ws) const {

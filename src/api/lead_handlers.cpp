@@ -1,6 +1,7 @@
 #include "leadd/api/lead_handlers.hpp"
 
 #include "leadd/api/export_handler.hpp"
+#include "leadd/api/idempotency_key.hpp"
 #include "leadd/api/json_lead.hpp"
 #include "leadd/api/query.hpp"
 #include "leadd/api/request_checks.hpp"
@@ -39,6 +40,14 @@ std::optional<std::uint64_t> expected_version(const http::Request& request, cons
                : std::optional<std::uint64_t>(0);
 }
 
+std::string location_of(const store::Lead& lead) { return "/api/v1/leads/" + store::format_hex_id("lead_", lead.id); }
+
+http::Response created_response(const store::Lead& lead) {
+    auto r = lead_response(201, lead);
+    r.set_header("Location", location_of(lead));
+    return r;
+}
+
 }  // namespace
 
 void LeadHandlers::register_routes(http::Router& router) {
@@ -67,22 +76,36 @@ void LeadHandlers::register_routes(http::Router& router) {
 }
 
 http::Response LeadHandlers::create(const http::Request& request, store::WorkspaceId ws) const {
+    auto key = idempotency_key(request);
+    if (auto* e = std::get_if<FieldError>(&key)) return validation_error(request, *e);
     // The parsed body lives in a stack arena for this call only; validation copies out what
     // the store keeps.
     unsigned char arena[4096];
     json::monotonic_resource resource(arena, sizeof arena);
     auto body = parse_json_object(request, &resource);
     if (auto* bad = std::get_if<http::Response>(&body)) return std::move(*bad);
-    auto fields = validate_create(std::get<json::object>(body));
-    if (auto* e = std::get_if<FieldError>(&fields)) return validation_error(request, *e);
+    const auto& object = std::get<json::object>(body);
+    if (auto* k = std::get_if<std::string>(&key))
+        return run_once(request, store_, ws, std::move(*k), request_fingerprint(request, object),
+                        [&](store::LeadStore::IdempotentWrite& w) { return create_lead(request, ws, object, &w); });
+    return create_lead(request, ws, object, nullptr);
+}
 
+http::Response LeadHandlers::create_lead(const http::Request& request, store::WorkspaceId ws,
+                                         const json::object& body, store::LeadStore::IdempotentWrite* idempotent) const {
+    auto fields = validate_create(body);
+    if (auto* e = std::get_if<FieldError>(&fields)) return validation_error(request, *e);
     auto& lead = std::get<store::NewLead>(fields);
     const std::string sent_email = lead.email;
-    auto created = store_.create(ws, std::move(lead));
+    if (idempotent) {
+        idempotent->answer = [](const store::LeadStore::BatchOutcome& outcome) {
+            const store::Lead& lead = *outcome.leads.front();
+            return store::StoredAnswer{201, created_response(lead).body, location_of(lead), etag_of(lead)};
+        };
+    }
+    auto created = store_.create(ws, std::move(lead), idempotent);
     if (!created) return store_error(request, created.error(), sent_email);
-    auto r = lead_response(201, *created.value());
-    r.set_header("Location", "/api/v1/leads/" + store::format_hex_id("lead_", created.value()->id));
-    return r;
+    return created_response(*created.value());
 }
 
 http::Response LeadHandlers::list(const http::Request& request, store::WorkspaceId ws) const {

@@ -54,6 +54,8 @@ std::variant<std::unique_ptr<Persistence>, std::string> Persistence::open(Persis
             return store.restore_lead(rec.payload);
         case wal::RecordType::LeadDelete: return store.restore_deletion(rec.payload);
         case wal::RecordType::LeadBatch: return store.restore_batch(rec.payload);
+        case wal::RecordType::Idempotent: return store.restore_idempotent(rec.payload);
+        case wal::RecordType::IdempotencyEntry: return store.restore_idempotency_entry(rec.payload);
         case wal::RecordType::SnapshotHeader: return store.restore_header(rec.payload);
         default: return keys.restore(rec.type, rec.payload);
         }
@@ -103,6 +105,8 @@ std::error_code Persistence::snapshot() {
         store::LeadStore::order_for_restore(cut.leads);
         wal::SnapshotWriter writer(options_.log.fs, options_.log.dir, covered, cut.header);
         for (const auto& [type, payload] : key_records) writer.add(type, payload);
+        for (const auto& answer : cut.answers)
+            writer.add(wal::RecordType::IdempotencyEntry, store::encode_idempotency_entry(*answer));
         for (const auto& lead : cut.leads) writer.add(wal::RecordType::LeadPut, store::encode_lead(*lead));
         ec = writer.commit();
         bytes = writer.bytes();

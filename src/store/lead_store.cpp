@@ -105,7 +105,7 @@ void LeadStore::unindex_from_listing(const Lead& lead) {
     wl.index.erase(lead);
 }
 
-Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields) {
+Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields, const IdempotentWrite* idempotent) {
     if (refuse_writes()) return StoreError{StoreErrc::Unavailable, 0, {}};
     const LeadId id = ids_.next();
     auto lead = std::make_shared<Lead>();
@@ -131,7 +131,14 @@ Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields) {
     LeadPtr stored = std::move(lead);
     keep_for_cut(shard, id, nullptr);
     shard.leads.emplace(id, stored);
-    if (log_) log_->append(wal::RecordType::LeadPut, encode_lead(*stored));
+    if (idempotent) {
+        BatchOutcome outcome;
+        outcome.leads.push_back(stored);
+        outcome.ids.push_back(id);
+        log_write(wal::RecordType::LeadPut, encode_lead(*stored), ws, idempotent, outcome);
+    } else if (log_) {
+        log_->append(wal::RecordType::LeadPut, encode_lead(*stored));
+    }
     index_for_listing(stored);
     return stored;
 }
@@ -233,11 +240,29 @@ Result<Millis> LeadStore::remove(WorkspaceId ws, LeadId id, std::optional<std::u
     return options_.clock();
 }
 
-LeadStore::BatchOutcome LeadStore::create_all(WorkspaceId ws, std::vector<NewLead> leads) {
+void LeadStore::log_write(wal::RecordType type, std::string payload, WorkspaceId ws, const IdempotentWrite* idempotent,
+                          const BatchOutcome& outcome) {
+    if (!idempotent) {
+        if (log_) log_->append(type, payload);
+        return;
+    }
+    IdempotencyEntry entry{ws, idempotent->key, idempotent->fingerprint, options_.clock(), idempotent->answer(outcome)};
+    if (log_) {
+        wal::PayloadWriter record;
+        record.str(encode_idempotency_entry(entry));
+        record.byte(static_cast<std::uint8_t>(type));
+        record.str(payload);
+        log_->append(wal::RecordType::Idempotent, record.bytes());
+    }
+    idempotency_.finish(std::move(entry));
+}
+
+LeadStore::BatchOutcome LeadStore::create_all(WorkspaceId ws, std::vector<NewLead> leads, BatchMode mode,
+                                              const IdempotentWrite* idempotent) {
     std::vector<BatchItem> items;
     items.reserve(leads.size());
     for (auto& lead : leads) items.push_back({ids_.next(), &lead, nullptr});
-    return apply_all(ws, items);
+    return apply_all(ws, items, mode, idempotent);
 }
 
 LeadStore::BatchOutcome LeadStore::update_all(WorkspaceId ws,
@@ -245,10 +270,14 @@ LeadStore::BatchOutcome LeadStore::update_all(WorkspaceId ws,
     std::vector<BatchItem> items;
     items.reserve(updates.size());
     for (const auto& [id, patch] : updates) items.push_back({id, nullptr, &patch});
-    return apply_all(ws, items);
+    return apply_all(ws, items, BatchMode::AllOrNothing, nullptr);
 }
 
-LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<BatchItem>& items) {
+// EachOnItsOwn is offered for creates only: a failed create leaves nothing a later item of the
+// batch could see, whereas a failed update's staged state would be what a later update of the
+// same lead was checked against.
+LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<BatchItem>& items, BatchMode mode,
+                                             const IdempotentWrite* idempotent) {
     BatchOutcome out;
     for (const auto& item : items) out.ids.push_back(item.id);
     if (refuse_writes()) {
@@ -356,7 +385,8 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
     if (!out.failures.empty()) {
         std::sort(out.failures.begin(), out.failures.end(),
                   [](const auto& a, const auto& b) { return a.first < b.first; });
-        return out;  // nothing was changed; the creates' ids stay unused
+        // The failed items were left out of every later item's checks, so the rest still hold.
+        if (mode == BatchMode::AllOrNothing) return out;  // nothing was changed; the creates' ids stay unused
     }
 
     // All checks passed: stamp, install, list and log, all under the locks taken above.
@@ -366,13 +396,17 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
         else owners[key] = id;
     }
     const Millis now = options_.clock();
-    const auto changed = static_cast<std::uint64_t>(
-        std::count_if(steps.begin(), steps.end(), [](const Step& s) { return s.after != s.before; }));
+    const auto changed = static_cast<std::uint64_t>(std::count_if(
+        steps.begin(), steps.end(), [](const Step& s) { return !s.failed && s.after != s.before; }));
     wal::PayloadWriter record;
     record.u64(changed);
     out.leads.reserve(items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
         Step& step = steps[i];
+        if (step.failed) {
+            out.leads.push_back(nullptr);
+            continue;
+        }
         if (step.after != step.before) {
             if (step.before) {
                 step.after->updated_at = stamp_after(step.before->updated_at);
@@ -389,7 +423,7 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
         }
         out.leads.push_back(step.after);
     }
-    if (log_ && changed) log_->append(wal::RecordType::LeadBatch, record.bytes());
+    if (changed || idempotent) log_write(wal::RecordType::LeadBatch, std::move(record.bytes()), ws, idempotent, out);
     return out;
 }
 
@@ -482,6 +516,27 @@ bool LeadStore::restore_batch(std::string_view payload) {
     return true;
 }
 
+bool LeadStore::restore_idempotent(std::string_view payload) {
+    wal::PayloadReader in(payload);
+    auto entry = decode_idempotency_entry(in.str());
+    const auto type = static_cast<wal::RecordType>(in.byte());
+    const std::string_view write = in.str();
+    if (!entry || !in.done()) return false;
+    const bool restored = type == wal::RecordType::LeadPut     ? restore_lead(write)
+                          : type == wal::RecordType::LeadBatch ? restore_batch(write)
+                                                               : false;
+    if (!restored) return false;
+    idempotency_.restore(std::move(*entry), options_.clock());
+    return true;
+}
+
+bool LeadStore::restore_idempotency_entry(std::string_view payload) {
+    auto entry = decode_idempotency_entry(payload);
+    if (!entry) return false;
+    idempotency_.restore(std::move(*entry), options_.clock());
+    return true;
+}
+
 bool LeadStore::restore_header(std::string_view payload) {
     wal::PayloadReader r(payload);
     const auto next_counter = r.u64();
@@ -509,6 +564,7 @@ LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut) const {
         std::vector<std::unique_lock<std::shared_mutex>> locks;
         locks.reserve(shard_count_);
         for (std::size_t i = 0; i < shard_count_; ++i) locks.emplace_back(shards_[i].mu);
+        cut.answers = idempotency_.entries(options_.clock());
         at_the_cut();
         for (std::size_t i = 0; i < shard_count_; ++i) {
             shards_[i].cut_pending = true;

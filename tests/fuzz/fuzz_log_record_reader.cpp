@@ -55,6 +55,30 @@ bool same_lead(const store::Lead& a, const store::Lead& b) {
            a.phone == b.phone && a.source == b.source && a.metadata == b.metadata;
 }
 
+// The workspaces of a LeadBatch payload's leads (a count, then each lead as a length-prefixed
+// LeadPut payload), or nullopt when any of it does not decode.
+std::optional<std::vector<store::WorkspaceId>> batch_workspaces(std::string_view payload) {
+    wal::PayloadReader batch(payload);
+    const std::uint64_t count = batch.u64();
+    std::vector<store::WorkspaceId> touched;
+    for (std::uint64_t i = 0; i < count && batch.ok(); ++i) {
+        const auto lead = store::decode_lead(batch.str());
+        if (!lead) return std::nullopt;
+        touched.push_back(lead->workspace);
+    }
+    if (!batch.done()) return std::nullopt;
+    return touched;
+}
+
+void check_entry_round_trip(const store::IdempotencyEntry& entry, const std::string& context) {
+    const auto again = store::decode_idempotency_entry(store::encode_idempotency_entry(entry));
+    FUZZ_CHECK(again && again->workspace == entry.workspace && again->key == entry.key &&
+                   again->fingerprint == entry.fingerprint && again->answered_at == entry.answered_at &&
+                   again->answer.status == entry.answer.status && again->answer.body == entry.answer.body &&
+                   again->answer.location == entry.answer.location && again->answer.etag == entry.answer.etag,
+               context);
+}
+
 // What recovery does with one record: decode, check the codec round trip, restore.
 void apply(const wal::RecordView& record, store::LeadStore& store, auth::KeyRegistry& keys,
            std::set<store::WorkspaceId>& workspaces) {
@@ -94,19 +118,32 @@ void apply(const wal::RecordView& record, store::LeadStore& store, auth::KeyRegi
         keys.restore(record.type, record.payload);
         break;
     case RecordType::LeadBatch: {
-        // A count, then each lead as a length-prefixed LeadPut payload.
-        wal::PayloadReader batch(record.payload);
-        const std::uint64_t count = batch.u64();
-        bool whole = batch.ok();
-        std::vector<store::WorkspaceId> touched;
-        for (std::uint64_t i = 0; i < count && whole; ++i) {
-            const auto lead = store::decode_lead(batch.str());
-            whole = lead.has_value();
-            if (lead) touched.push_back(lead->workspace);
+        const auto touched = batch_workspaces(record.payload);
+        FUZZ_CHECK(store.restore_batch(record.payload) == touched.has_value(), context());
+        if (touched) workspaces.insert(touched->begin(), touched->end());
+        break;
+    }
+    case RecordType::Idempotent: {
+        // The stored answer, then the write it answers as a LeadPut or LeadBatch payload.
+        wal::PayloadReader in(record.payload);
+        const auto entry = store::decode_idempotency_entry(in.str());
+        if (entry) check_entry_round_trip(*entry, context());
+        const auto inner_type = static_cast<RecordType>(in.byte());
+        const std::string_view inner = in.str();
+        std::optional<std::vector<store::WorkspaceId>> touched;
+        if (entry && in.done() && inner_type == RecordType::LeadPut) {
+            if (const auto lead = store::decode_lead(inner)) touched.emplace(1, lead->workspace);
+        } else if (entry && in.done() && inner_type == RecordType::LeadBatch) {
+            touched = batch_workspaces(inner);
         }
-        whole = whole && batch.done();
-        FUZZ_CHECK(store.restore_batch(record.payload) == whole, context());
-        if (whole) workspaces.insert(touched.begin(), touched.end());
+        FUZZ_CHECK(store.restore_idempotent(record.payload) == touched.has_value(), context());
+        if (touched) workspaces.insert(touched->begin(), touched->end());
+        break;
+    }
+    case RecordType::IdempotencyEntry: {
+        const auto entry = store::decode_idempotency_entry(record.payload);
+        if (entry) check_entry_round_trip(*entry, context());
+        FUZZ_CHECK(store.restore_idempotency_entry(record.payload) == entry.has_value(), context());
         break;
     }
     case RecordType::SnapshotEnd:

@@ -81,6 +81,12 @@ void write_http_seeds(const fs::path& dir) {
                                R"({"email": "grace.hopper@example.com", "phone": null, "source": "referral"})"));
     seed("patch_lead_duplicate_email",
          request("PATCH", "/api/v1/leads/" + lead_2, key_a, R"({"email": "ADA@example.com"})"));
+    // A keyed create, its retry, and the key reused for another body.
+    seed("create_lead_idempotent",
+         request("POST", "/api/v1/leads", key_a, create_body, {"Idempotency-Key: import-1"}) +
+             request("POST", "/api/v1/leads", key_a, create_body, {"Idempotency-Key: import-1"}) +
+             request("POST", "/api/v1/leads", key_a, R"({"name":"Other","email":"other@example.com"})",
+                     {"Idempotency-Key: import-1"}));
     seed("delete_lead", request("DELETE", "/api/v1/leads/" + lead_1, key_a, "", {"If-Match: *"}));
     seed("delete_lead_stale", request("DELETE", "/api/v1/leads/" + lead_3, key_b, "", {"If-Match: \"7\""}));
     seed("admin_create_workspace", request("POST", "/api/v1/admin/workspaces", token, R"({"name": "Acme"})"));
@@ -149,7 +155,7 @@ void write_http_dictionary(const fs::path& path) {
         "?atomic=true", "?format=ndjson", "?format=csv", "\"leads\":[", "\"updates\":[", "?page=", "&limit=", "&status=", "&source=", "&search=", "%",
         "Authorization: Bearer ", "Content-Type: application/json\r\n", "Content-Length: ",
         "Transfer-Encoding: chunked\r\n", "Connection: close\r\n", "Connection: keep-alive\r\n",
-        "Expect: 100-continue\r\n", "If-Match: ", "If-None-Match: ", "X-Request-Id: ", "W/\"1\"", "\"1\"", "\"2\"",
+        "Expect: 100-continue\r\n", "If-Match: ", "If-None-Match: ", "X-Request-Id: ", "Idempotency-Key: ", "W/\"1\"", "\"1\"", "\"2\"",
         "*", "lead_", "ws_", "key_", "sk-workspace_", "\"name\":", "\"email\":", "\"phone\":", "\"source\":",
         "\"status\":", "\"metadata\":", "\"id\":", "\"createdAt\":", "\"updatedAt\":", "\"workspaceId\":", "null",
         "\"new\"", "\"contacted\"", "\"qualified\"", "\"converted\"", "\"lost\"", "\"follow_up\"",
@@ -249,6 +255,19 @@ void write_log_seeds(const fs::path& dir) {
         patch.metadata_merge = boost::json::object{{"notes", "Follow up"}, {"score", nullptr}};
         store.update(ws.id, ids[0], patch);
         store.remove(ws.id, ids[1], std::nullopt);
+        // Idempotent writes: an Idempotent record around a LeadPut (and, in the snapshot, its
+        // IdempotencyEntry), then one around a LeadBatch.
+        auto answer_with = [](std::string key) {
+            return store::LeadStore::IdempotentWrite{key, std::string(32, 'f'), [](const auto& outcome) {
+                return store::StoredAnswer{201, "{\"n\":" + std::to_string(outcome.leads.size()) + "}", "/here", "\"1\""};
+            }};
+        };
+        auto once = answer_with("retry-1");
+        store.idempotency().claim(ws.id, once.key, once.fingerprint, store.now());
+        store::NewLead retried;
+        retried.name = "Retried";
+        retried.email = "retried@example.com";
+        store.create(ws.id, std::move(retried), &once);
         persistence.log().wait_durable(persistence.log().last_seq());
         if (auto ec = persistence.snapshot()) throw std::runtime_error("snapshot: " + ec.message());
         store::LeadPatch after;
@@ -261,6 +280,12 @@ void write_log_seeds(const fs::path& dir) {
         batch[1].email = "batch2@example.com";
         batch[1].metadata = {{"from", "batch"}};
         if (!store.create_all(ws.id, std::move(batch)).applied()) throw std::runtime_error("batch not applied");
+        std::vector<store::NewLead> retried_batch(1);
+        retried_batch[0].name = "Retried batch";
+        retried_batch[0].email = "retried.batch@example.com";
+        auto twice = answer_with("retry-2");
+        store.idempotency().claim(ws.id, twice.key, twice.fingerprint, store.now());
+        store.create_all(ws.id, std::move(retried_batch), store::LeadStore::BatchMode::EachOnItsOwn, &twice);
         keys.revoke(key->key_id);
         persistence.log().wait_durable(persistence.log().last_seq());
 

@@ -2,7 +2,7 @@
 documented operation answers (not the router's 404 or 405) with a status the document lists
 for it, headers it declares and a body that matches its schema; each documented path allows
 exactly the documented methods; and a sample of documented error answers (400, 401, 404, 409,
-412, 415, 429, 304) is what the server sends.
+412, 415, 429, 304) and an Idempotency-Key replay is what the server sends.
 
 Response bodies are checked with the small JSON Schema checker below: it knows only the keywords
 the document uses and refuses any other, so a schema it cannot read fails the test instead of
@@ -304,7 +304,17 @@ class OpenApiDocumentTest(OpenApiAssertions, ServerTest):
         lead_id = self.path_value("leadId")
         etag = self.server.request("GET", f"/api/v1/leads/{lead_id}").headers["etag"]
         lead_path = f"/api/v1/leads/{lead_id}"
+        idem = {"Idempotency-Key": "openapi-" + uuid.uuid4().hex}
+        keyed = {"name": "Keyed", "email": unique_email("keyed")}
+        self.assertEqual(self.server.request("POST", "/api/v1/leads", keyed, headers=idem).status, 201)
         cases = [
+            ("POST", "/api/v1/leads", "/api/v1/leads", dict(body=keyed, headers=idem), 201, None),
+            ("POST", "/api/v1/leads", "/api/v1/leads", dict(body={"name": "Y", "email": unique_email()}, headers=idem),
+             409, "IDEMPOTENCY_KEY_REUSED"),
+            ("POST", "/api/v1/leads/batch", "/api/v1/leads/batch", dict(body={"leads": [keyed]}, headers=idem),
+             409, "IDEMPOTENCY_KEY_REUSED"),
+            ("POST", "/api/v1/leads", "/api/v1/leads",
+             dict(body=keyed, headers={"Idempotency-Key": "two words"}), 400, "VALIDATION_ERROR"),
             # (method, documented path, concrete path, request arguments, expected status, code)
             ("POST", "/api/v1/leads", "/api/v1/leads", dict(body={"name": "X"}), 400, "VALIDATION_ERROR"),
             ("POST", "/api/v1/leads", "/api/v1/leads",

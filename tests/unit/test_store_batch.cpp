@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -209,4 +210,43 @@ TEST_CASE("a LeadBatch payload replays to the same leads, and a damaged one to n
     cut.resize(cut.size() - 5);
     CHECK_FALSE(damaged.restore_batch(cut));
     CHECK(damaged.size() == 0);
+}
+
+TEST_CASE("create_all EachOnItsOwn: the outcome of creating the items one by one, in one call", "[batch]") {
+    // Random batches over a small address pool (duplicates against the store and inside the
+    // batch, in other letter cases), against a second store fed the same items one by one.
+    std::mt19937 rng(20261127);
+    for (int round = 0; round < 200; ++round) {
+        LeadStore batched, one_by_one;
+        std::uniform_int_distribution<int> pick(0, 11), size(1, 12);
+        for (int i = 0, n = size(rng) / 3; i < n; ++i) {
+            const std::string email = "p" + std::to_string(pick(rng)) + "@pool.test";
+            REQUIRE(batched.create(ws, new_lead(email)).ok() == one_by_one.create(ws, new_lead(email)).ok());
+        }
+        std::vector<NewLead> items;
+        for (int i = 0, n = size(rng); i < n; ++i)
+            items.push_back(new_lead((i % 2 ? "P" : "p") + std::to_string(pick(rng)) + "@pool.test"));
+        std::vector<bool> expected_ok;
+        for (const auto& item : items) expected_ok.push_back(one_by_one.create(ws, item).ok());
+
+        const auto outcome = batched.create_all(ws, items, LeadStore::BatchMode::EachOnItsOwn);
+        REQUIRE_FALSE(outcome.refused);
+        REQUIRE(outcome.leads.size() == items.size());
+        std::size_t next_failure = 0;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            INFO("round " << round << " item " << i);
+            const bool failed = next_failure < outcome.failures.size() && outcome.failures[next_failure].first == i;
+            if (failed) {
+                CHECK(outcome.failures[next_failure].second.code == StoreErrc::DuplicateEmail);
+                CHECK(outcome.leads[i] == nullptr);
+                ++next_failure;
+            } else {
+                REQUIRE(outcome.leads[i] != nullptr);
+                CHECK(batched.get(ws, outcome.leads[i]->id) == outcome.leads[i]);
+            }
+            CHECK(failed != expected_ok[i]);
+        }
+        CHECK(next_failure == outcome.failures.size());
+        CHECK(batched.count(ws) == one_by_one.count(ws));
+    }
 }

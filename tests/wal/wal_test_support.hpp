@@ -171,6 +171,9 @@ inline wal::ApplyRecord dispatch_to(store::LeadStore& store, auth::KeyRegistry& 
         switch (rec.type) {
         case wal::RecordType::LeadPut: return store.restore_lead(rec.payload);
         case wal::RecordType::LeadDelete: return store.restore_deletion(rec.payload);
+        case wal::RecordType::LeadBatch: return store.restore_batch(rec.payload);
+        case wal::RecordType::Idempotent: return store.restore_idempotent(rec.payload);
+        case wal::RecordType::IdempotencyEntry: return store.restore_idempotency_entry(rec.payload);
         case wal::RecordType::SnapshotHeader: return store.restore_header(rec.payload);
         default: return keys.restore(rec.type, rec.payload);
         }

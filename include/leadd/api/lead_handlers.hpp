@@ -31,6 +31,10 @@ public:
     http::Response update_batch(const http::Request& request, store::WorkspaceId ws) const;
 
 private:
+    // create's work once the body is parsed (and, with an Idempotency-Key, claimed).
+    http::Response create_lead(const http::Request& request, store::WorkspaceId ws, const boost::json::object& body,
+                               store::LeadStore::IdempotentWrite* idempotent) const;
+
     store::LeadStore& store_;
     const auth::KeyRegistry& keys_;
     auth::RateLimiter* limiter_;

@@ -13,9 +13,11 @@
 //
 // Lock order (always acquired in this order, never the reverse):
 //   shard  ->  email stripes (ascending stripe index)  ->  directory_mu_  ->  WorkspaceLeads::mu
-// and the log's own mutex innermost (append() holds it only to frame a record). cut() takes
-// every shard in ascending index order for a moment, then whatever its callback takes (the key
-// registry's mutex, then the log's); after that it takes one shard at a time.
+// and the log's own mutex innermost (append() holds it only to frame a record); the idempotency
+// table's mutex is taken under a write's shard and stripes (never with a listing's, never while
+// taking another lock). cut() takes every shard in ascending index order for a moment, then the
+// idempotency table's mutex, then whatever its callback takes (the key registry's mutex, then
+// the log's); after that it takes one shard at a time.
 // A writer holds the lead's shard for the whole change, so two changes of one lead are
 // serialized, and holds the email stripes it touches from the uniqueness check until the change
 // is logged and listed, so the check-then-insert is atomic and two changes that pass one email
@@ -32,6 +34,7 @@
 // updatedAt = max(now, previous updatedAt + 1 ms), so it is strictly increasing per lead and
 // never before createdAt even if the wall clock steps back.
 
+#include "leadd/store/idempotency.hpp"
 #include "leadd/store/ids.hpp"
 #include "leadd/store/lead.hpp"
 #include "leadd/store/list_query.hpp"
@@ -65,8 +68,19 @@ public:
     LeadStore(const LeadStore&) = delete;
     LeadStore& operator=(const LeadStore&) = delete;
 
+    struct BatchOutcome;
+    // A write under an Idempotency-Key (idempotency.hpp), already claimed in idempotency():
+    // `answer` renders the answer to store from the write's outcome. It runs under the write's
+    // locks, and the entry is logged in the write's own record and then kept for retries. A
+    // write that fails stores nothing; the caller releases the key.
+    struct IdempotentWrite {
+        std::string key;
+        std::string fingerprint;
+        std::function<StoredAnswer(const BatchOutcome&)> answer;
+    };
+
     // DuplicateEmail if another lead of the workspace has the email (case-insensitively).
-    Result<LeadPtr> create(WorkspaceId ws, NewLead lead);
+    Result<LeadPtr> create(WorkspaceId ws, NewLead lead, const IdempotentWrite* idempotent = nullptr);
 
     // nullptr when there is no such lead in this workspace.
     LeadPtr get(WorkspaceId ws, LeadId id) const;
@@ -88,21 +102,31 @@ public:
     // Costs 16 bytes per matching lead, and holds the listing lock (shared) for one pass.
     std::vector<LeadPtr> list_all(WorkspaceId ws, const ListQuery& filters) const;
 
-    // Atomic batches: every item applied, or none. The items' shards are locked (ascending),
+    // Batches. AllOrNothing (?atomic=true): every item applied, or none. The items' shards are locked (ascending),
     // then every email stripe the batch touches (ascending); each item is checked in order
     // against the store as the earlier items leave it (two items of one batch may not take one
     // email; an item may update a lead an earlier item changed); then all are applied and logged
     // as ONE LeadBatch record, so after a crash the log holds all of them or none. A concurrent
     // list may see some of the batch before the rest (each lead itself is always whole).
+    // EachOnItsOwn: the same checks, but an item that fails is skipped and the others applied
+    // (still one record): the outcome is what creating the items one by one in order would give.
+    enum class BatchMode { AllOrNothing, EachOnItsOwn };
     struct BatchOutcome {
-        std::vector<LeadPtr> leads;  // applied: each item's resulting lead, in order
+        // Each item's resulting lead, in order: all of them once applied; EachOnItsOwn leaves a
+        // failed item's null.
+        std::vector<LeadPtr> leads;
         std::vector<LeadId> ids;     // each item's lead id (a failed create's was never used)
         std::vector<std::pair<std::size_t, StoreError>> failures;  // not applied: which item, why
         std::optional<StoreError> refused;  // Unavailable: nothing checked, nothing applied
         bool applied() const { return !refused && failures.empty(); }
     };
-    BatchOutcome create_all(WorkspaceId ws, std::vector<NewLead> leads);
+    BatchOutcome create_all(WorkspaceId ws, std::vector<NewLead> leads, BatchMode mode = BatchMode::AllOrNothing,
+                            const IdempotentWrite* idempotent = nullptr);
     BatchOutcome update_all(WorkspaceId ws, const std::vector<std::pair<LeadId, LeadPatch>>& updates);
+
+    // Idempotency-Key answers: requests claim keys here before they write (see IdempotentWrite).
+    IdempotencyTable& idempotency() { return idempotency_; }
+    Millis now() const { return options_.clock(); }
 
     std::size_t count(WorkspaceId ws) const;
     std::size_t size() const;
@@ -115,6 +139,8 @@ public:
     bool restore_lead(std::string_view payload);
     bool restore_deletion(std::string_view payload);
     bool restore_batch(std::string_view payload);  // all of it, or (undecodable) none
+    bool restore_idempotent(std::string_view payload);  // the change and its stored answer
+    bool restore_idempotency_entry(std::string_view payload);  // a snapshot's stored answer
     bool restore_header(std::string_view payload);
     // Recovery of a snapshot's leads (distinct ids and emails, in order_for_restore's order): the
     // id map and the email + listing indexes are filled by two threads at once.
@@ -139,6 +165,7 @@ public:
     struct Cut {
         std::string header;  // restore_header's payload: the id counter and the lead count
         std::vector<LeadPtr> leads;  // every lead, in no particular order
+        std::vector<std::shared_ptr<const IdempotencyEntry>> answers;  // stored answers, unexpired
     };
     Cut cut(const std::function<void()>& at_the_cut) const;
     // Sorts a cut's leads into the order restore_snapshot_leads expects: oldest first within
@@ -187,7 +214,12 @@ private:
         NewLead* create = nullptr;          // a create, or
         const LeadPatch* patch = nullptr;   // an update
     };
-    BatchOutcome apply_all(WorkspaceId ws, const std::vector<BatchItem>& items);
+    BatchOutcome apply_all(WorkspaceId ws, const std::vector<BatchItem>& items, BatchMode mode,
+                           const IdempotentWrite* idempotent);
+    // Appends a write's record: as it is, or with the write's stored answer (the answer is then
+    // kept in idempotency_). Caller holds the write's locks.
+    void log_write(wal::RecordType type, std::string payload, WorkspaceId ws, const IdempotentWrite* idempotent,
+                   const BatchOutcome& outcome);
 
     StoreOptions options_;
     mutable std::mutex cut_mu_;  // one cut at a time
@@ -198,6 +230,7 @@ private:
     mutable std::shared_mutex directory_mu_;
     std::unordered_map<WorkspaceId, std::unique_ptr<WorkspaceLeads>> workspaces_;
     IdGenerator ids_;
+    IdempotencyTable idempotency_;
     wal::Log* log_ = nullptr;
 };
 

@@ -35,8 +35,10 @@ enum class RecordType : std::uint8_t {
     KeyRevoke = 5,        // key id
     SnapshotHeader = 6,   // first record of a snapshot: the owner's header (e.g. the id counter)
     SnapshotEnd = 7,      // last record of a snapshot: how many records came before it
-    LeadBatch = 8,        // an atomic batch: its LeadPut payloads, replayed all together or not at all
-    LastType = LeadBatch,
+    LeadBatch = 8,        // a batch: its LeadPut payloads, replayed all together or not at all
+    Idempotent = 9,       // a write (its LeadPut or LeadBatch payload) with its Idempotency-Key answer
+    IdempotencyEntry = 10,  // a snapshot's stored Idempotency-Key answer
+    LastType = IdempotencyEntry,
 };
 
 std::uint32_t crc32c(std::string_view data);
