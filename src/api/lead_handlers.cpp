@@ -3,6 +3,7 @@
 #include "leadd/api/export_handler.hpp"
 #include "leadd/api/idempotency_key.hpp"
 #include "leadd/api/json_lead.hpp"
+#include "leadd/api/list_cursor.hpp"
 #include "leadd/api/query.hpp"
 #include "leadd/api/request_checks.hpp"
 #include "leadd/http/envelope.hpp"
@@ -115,12 +116,16 @@ http::Response LeadHandlers::list(const http::Request& request, store::Workspace
 
     const auto page = store_.list(ws, q);
     const std::size_t total_pages = (page.total + q.limit - 1) / q.limit;
-    const json::object pagination{{"page", q.page},
-                                  {"limit", q.limit},
-                                  {"total", page.total},
-                                  {"totalPages", total_pages},
-                                  {"hasNext", q.page < total_pages},
-                                  {"hasPrev", q.page > 1 && page.total > 0}};
+    // A cursor page is numbered by where it starts, as if it had been reached by page numbers.
+    json::object pagination{{"page", q.after ? page.before / q.limit + 1 : q.page},
+                            {"limit", q.limit},
+                            {"total", page.total},
+                            {"totalPages", total_pages},
+                            {"hasNext", q.after ? page.more : q.page < total_pages},
+                            {"hasPrev", q.after ? page.before > 0 : q.page > 1 && page.total > 0}};
+    // Offered after page-numbered pages too, so a client can switch to cursors at any page.
+    if (page.more && !page.leads.empty())
+        pagination["nextCursor"] = encode_list_cursor(q, store::position_of(*page.leads.back(), q.sort));
     // Each lead's JSON is cached in the lead; the page is stitched from those texts.
     std::string data = R"({"leads":[)";
     for (std::size_t i = 0; i < page.leads.size(); ++i) {
