@@ -71,7 +71,7 @@ private:
 
     std::vector<LeadPtr> slots_;               // null = tombstone
     std::vector<std::uint64_t> byte_masks_;    // per slot: which bytes its name and email contain
-    std::string texts_;                        // per slot: folded name, '\0', folded email
+    std::vector<char> texts_;                  // per slot: folded name, '\0', folded email
     std::vector<std::uint64_t> text_starts_;   // per slot: where its text begins in texts_
     std::size_t tombstones_ = 0;
     std::unordered_map<LeadId, Slot> slot_by_id_;
