@@ -7,6 +7,7 @@
 
 #include "fuzz_service.hpp"
 
+#include "leadd/api/list_cursor.hpp"
 #include "leadd/ops/persistence.hpp"
 #include "leadd/store/clock.hpp"
 #include "leadd/wal/file_system.hpp"
@@ -70,6 +71,20 @@ void write_http_seeds(const fs::path& dir) {
          request("POST", "/api/v1/leads", key_b, R"({"name":"Ada","email":"ADA@Example.com"})"));
     seed("list_leads", request("GET", "/api/v1/leads?page=1&limit=10&status=new&source=webinar&search=ada", key_a));
     seed("list_leads_encoded", request("GET", "/api/v1/leads?search=Grace%20H&limit=1&page=2&x=%zz", key_a));
+    seed("list_leads_sorted",
+         request("GET", "/api/v1/leads?sort=name&order=asc&createdAfter=2026-01-01T00:00:00Z"
+                        "&createdBefore=2026-01-01T00:00:00.050Z&updatedAfter=2026-01-01T00:00:00.007Z&limit=2", key_a));
+    // A cursor after the first preset lead, replayed with its own query and then with another sort.
+    store::ListQuery by_update;
+    by_update.sort = store::SortField::UpdatedAt;
+    by_update.order = store::SortOrder::Asc;
+    by_update.status = store::Status::New;
+    const std::string cursor = api::encode_list_cursor(
+        by_update, {fuzz::clock_start + 7, "", *store::parse_hex_id("lead_", lead_1)});
+    seed("list_leads_cursor",
+         request("GET", "/api/v1/leads?sort=updatedAt&order=asc&status=new&limit=1", key_a) +
+             request("GET", "/api/v1/leads?sort=updatedAt&order=asc&status=new&limit=1&cursor=" + cursor, key_a) +
+             request("GET", "/api/v1/leads?sort=name&order=asc&status=new&cursor=" + cursor, key_a));
     seed("get_lead", request("GET", "/api/v1/leads/" + lead_1, key_a));
     seed("get_lead_not_modified", request("GET", "/api/v1/leads/" + lead_2, key_a, "", {"If-None-Match: W/\"1\""}));
     seed("get_lead_other_workspace", request("GET", "/api/v1/leads/" + lead_1, key_b));
@@ -152,7 +167,9 @@ void write_http_dictionary(const fs::path& path) {
         "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", " HTTP/1.1\r\n", " HTTP/1.0\r\n", "\r\n\r\n",
         "/api/v1/leads", "/api/v1/leads/", "/api/v1/admin/workspaces", "/api/v1/admin/workspaces/", "/keys",
         "/api/v1/admin/keys/", "/healthz", "/readyz", "/api/v1/leads/batch", "/api/v1/leads/export",
-        "?atomic=true", "?format=ndjson", "?format=csv", "\"leads\":[", "\"updates\":[", "?page=", "&limit=", "&status=", "&source=", "&search=", "%",
+        "?atomic=true", "?format=ndjson", "?format=csv", "\"leads\":[", "\"updates\":[", "?page=", "&limit=", "&status=", "&source=", "&search=",
+        "&sort=", "createdAt", "updatedAt", "name", "&order=", "asc", "desc", "&createdAfter=", "&createdBefore=",
+        "&updatedAfter=", "&cursor=", "2026-01-01T00:00:00Z", "%",
         "Authorization: Bearer ", "Content-Type: application/json\r\n", "Content-Length: ",
         "Transfer-Encoding: chunked\r\n", "Connection: close\r\n", "Connection: keep-alive\r\n",
         "Expect: 100-continue\r\n", "If-Match: ", "If-None-Match: ", "X-Request-Id: ", "Idempotency-Key: ", "W/\"1\"", "\"1\"", "\"2\"",
