@@ -12,7 +12,9 @@
 // that readers skip, and a renamed lead takes a new slot. When tombstones outnumber live slots,
 // one compaction renumbers the live slots and rewrites every list; its O(postings) cost is paid
 // for by the at least as many erases/renames since the last one, where removing a slot from each
-// of its ~30 lists one by one would cost O(list length) per list, per erase.
+// of its ~30 lists one by one would cost O(list length) per list, per erase. The price is a pause
+// under the workspace's lock, once per as many erases/renames as there are leads: a few hundred
+// milliseconds at 1M leads (load/micro/search_index.cpp, BM_SearchIndexCompaction).
 //
 // Verification reads a copy of each slot's folded name and email, packed in slot order, rather
 // than the leads themselves: a common needle verifies 100 000s of candidates, and walking the
@@ -58,6 +60,32 @@ private:
     using Trigram = std::uint32_t;  // three folded bytes, the first in bits 16..23
     using PostingList = std::vector<Slot>;
 
+    // LeadId -> slot, open addressing with linear probing in two flat arrays: 12 bytes a bucket,
+    // at most 3/4 full, where std::unordered_map spends a ~32-byte heap node per lead plus its
+    // bucket; and renumbering slots after a compaction is one sequential pass.
+    class SlotById {
+    public:
+        Slot* find(LeadId id);
+        Slot& insert(LeadId id);  // id must be absent
+        void erase(LeadId id);    // id must be present
+        std::size_t size() const { return size_; }
+        std::size_t memory_bytes() const;
+        template <class Renumber>
+        void renumber(Renumber&& renumber) {
+            for (Slot& slot : slots_)
+                if (slot != empty) slot = renumber(slot);
+        }
+
+    private:
+        static constexpr Slot empty = ~Slot{0};
+        std::size_t home_of(LeadId id) const;
+        void grow();
+
+        std::vector<LeadId> ids_;
+        std::vector<Slot> slots_;  // empty = a free bucket
+        std::size_t size_ = 0;
+    };
+
     Slot add_slot(const LeadPtr& lead);
     void retire_slot(Slot slot);
     void compact_if_mostly_tombstones();
@@ -74,7 +102,7 @@ private:
     std::vector<char> texts_;                  // per slot: folded name, '\0', folded email
     std::vector<std::uint64_t> text_starts_;   // per slot: where its text begins in texts_
     std::size_t tombstones_ = 0;
-    std::unordered_map<LeadId, Slot> slot_by_id_;
+    SlotById slot_by_id_;
     std::unordered_map<Trigram, PostingList> postings_;
     PostingList two_byte_field_slots_;         // slots whose name or email is exactly 2 bytes
     std::vector<Trigram> trigram_scratch_;     // reused by add_slot, so indexing does not allocate
