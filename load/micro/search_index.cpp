@@ -1,6 +1,6 @@
 // SearchIndex at 1 000 000 realistic leads of one workspace ("Maria Gonzalez",
-// "maria.gonzalez42@gmail.com"): a rare and common needles of each length class, and the index's
-// bytes per lead. By hand:
+// "maria.gonzalez42@gmail.com"): rare and common needles of each length class, the index's bytes
+// per lead, updates, and the pause of a compaction. By hand:
 //   build/release/load/micro/leadd_micro --benchmark_filter=SearchIndex
 
 #include "leadd/store/search_index.hpp"
@@ -100,5 +100,24 @@ void BM_SearchIndexUpdate(benchmark::State& state) {
     }
 }
 BENCHMARK(BM_SearchIndexUpdate)->ArgName("rename")->Arg(0)->Arg(1);
+
+// The erase that finds tombstones outnumbering live slots and compacts a 1M-slot index: the pause
+// a workspace of 1M leads sees once per ~1M erases or renames.
+void BM_SearchIndexCompaction(benchmark::State& state) {
+    const IndexedLeads& data = million_leads();
+    const std::size_t half = lead_count / 2;
+    for (auto _ : state) {
+        state.PauseTiming();
+        auto index = std::make_unique<store::SearchIndex>();
+        for (const store::LeadPtr& lead : data.leads) index->put(lead, nullptr);
+        for (std::size_t i = 0; i < half; ++i) index->erase(*data.leads[i]);  // tombstones = live: no compaction yet
+        state.ResumeTiming();
+        index->erase(*data.leads[half]);
+        state.PauseTiming();
+        index.reset();
+        state.ResumeTiming();
+    }
+}
+BENCHMARK(BM_SearchIndexCompaction)->Iterations(2)->Unit(benchmark::kMillisecond);
 
 }  // namespace
