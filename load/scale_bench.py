@@ -534,15 +534,6 @@ class Postgres:
     def pids(self):
         return [self.pid] + bench.children(self.pid) if self.pid else []
 
-    def cpu_ticks(self):
-        total = 0
-        for pid in self.pids():
-            try:
-                total += bench.cpu_ticks(pid)
-            except OSError:
-                pass
-        return total
-
     def stop(self):
         pid_file = os.path.join(self.data, "postmaster.pid")
         if self.pid or os.path.exists(pid_file):
@@ -645,16 +636,31 @@ def self_cpu_seconds():
     return ru.ru_utime + ru.ru_stime
 
 
-def timed(call, args, server_ticks):
+def cpu_ns(pids):
+    """CPU time the processes' threads have run, in ns (schedstat: finer than /proc/<pid>/stat's ticks)."""
+    total = 0
+    for pid in pids:
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    total += int(f.read().split()[0])
+        except OSError:
+            pass  # gone meanwhile
+    return total
+
+
+def timed(call, args, server_pids):
     """Warm-up, then up to --repeat calls (at least MIN_SAMPLES, at most --max-seconds once
-    MIN_SAMPLES are in): p50/p99 in ms, and the CPU that neither the server nor this client used."""
+    MIN_SAMPLES are in): p50/p99 in ms, the server's CPU time per call, and the CPU that neither
+    the server nor this client used (other work on the machine: the noise)."""
     warm_deadline = time.monotonic() + args.max_seconds / 4
     for _ in range(args.warmup):
         call()
         if time.monotonic() > warm_deadline:
             break
     samples = []
-    busy0, self0, srv0, wall0 = machine_busy_ticks(), self_cpu_seconds(), server_ticks(), time.monotonic()
+    pids = server_pids()
+    busy0, self0, srv0, wall0 = machine_busy_ticks(), self_cpu_seconds(), cpu_ns(pids), time.monotonic()
     deadline = wall0 + args.max_seconds
     while len(samples) < args.repeat:
         t = time.perf_counter()
@@ -663,11 +669,12 @@ def timed(call, args, server_ticks):
         if len(samples) >= MIN_SAMPLES and time.monotonic() > deadline:
             break
     wall = time.monotonic() - wall0
-    other = ((machine_busy_ticks() - busy0) - (server_ticks() - srv0)) / bench.CLK_TCK - (self_cpu_seconds() - self0)
+    server_s = (cpu_ns(pids) - srv0) / 1e9
+    other = (machine_busy_ticks() - busy0) / bench.CLK_TCK - server_s - (self_cpu_seconds() - self0)
     samples.sort()
     return {"p50_ms": percentile(samples, 50), "p99_ms": percentile(samples, 99), "max_ms": samples[-1],
             "mean_ms": sum(samples) / len(samples), "n": len(samples),
-            "server_cpu_pct": 100 * (server_ticks() - srv0) / bench.CLK_TCK / wall,
+            "server_cpu_us_per_call": server_s * 1e6 / len(samples),
             "other_cpu_pct": max(0.0, 100 * other / wall)}
 
 
@@ -685,8 +692,8 @@ class LeaddClient:
             raise RuntimeError(f"GET {path}: HTTP {r.status} {body[:300]!r}")
         return body
 
-    def ticks(self):
-        return bench.cpu_ticks(self.server.proc.pid)
+    def pids(self):
+        return [self.server.proc.pid]
 
 
 def check(what, ids, total, c):
@@ -710,7 +717,8 @@ def leadd_path(client, c):
 
 def measure_leadd(label, server, key, classes, args):
     client = LeaddClient(server, key)
-    rows = {}
+    # What a request costs this client and the server's HTTP layer with no listing in it.
+    rows = {"floor": timed(lambda: client.get("/healthz"), args, client.pids)}
     for c in classes:
         row = rows[c["key"]] = {}
         try:
@@ -726,7 +734,7 @@ def measure_leadd(label, server, key, classes, args):
             continue
         row["path"] = path
         row["bytes"] = len(client.get(path))
-        row.update(timed(lambda: client.get(path), args, client.ticks))
+        row.update(timed(lambda: client.get(path), args, client.pids))
         log(f"{label:9} {c['key']:14} p50 {row['p50_ms']:8.3f} ms  p99 {row['p99_ms']:8.3f} ms  (n={row['n']}, "
             f"other CPU {row['other_cpu_pct']:.0f}%)")
     client.conn.close()
@@ -736,7 +744,12 @@ def measure_leadd(label, server, key, classes, args):
 def measure_pg(pg, classes, args):
     conn = pg.connect()
     cur = conn.cursor()
-    rows = {}
+    cur.execute("PREPARE floor AS SELECT 1")
+
+    def floor():
+        cur.execute("EXECUTE floor")
+        cur.fetchall()
+    rows = {"floor": {"page": timed(floor, args, pg.pids)}}
     for c in classes:
         same, page = pg_statements(c)
         row = rows[c["key"]] = {"sql_same": same, "sql_page": page}
@@ -760,7 +773,7 @@ def measure_pg(pg, classes, args):
             def call(stmt=f"EXECUTE {mode}_{c['key']}"):
                 cur.execute(stmt)
                 cur.fetchall()
-            row[mode] = timed(call, args, pg.cpu_ticks)
+            row[mode] = timed(call, args, pg.pids)
         log(f"postgres  {c['key']:14} p50 {row['same']['p50_ms']:8.3f} ms  p99 {row['same']['p99_ms']:8.3f} ms "
             f"(page + total); page only p50 {row['page']['p50_ms']:.3f} p99 {row['page']['p99_ms']:.3f} ms")
     conn.close()
@@ -776,6 +789,11 @@ def num(x):
 
 def times(r):
     return f"{r:.0f}×" if r >= 10 else f"{r:.1f}×" if r >= 1 else f"{r:.2f}×"
+
+
+def cpu(r):
+    us = r["server_cpu_us_per_call"]
+    return f"{us:.0f}" if us >= 10 else f"{us:.1f}"
 
 
 def ms(r):
@@ -803,8 +821,13 @@ def render(res):
                    + (f"; everything at nice {a['nice']}." if a.get("nice") else "."))
     out.append("")
     out.append("| query class | matching | leadd p50 / p99 ms | PG p50 / p99 ms (same answer: page + exact total) "
-               "| PG page only p50 / p99 ms | PG same answer ÷ leadd (p50 / p99) |")
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+               "| PG page only p50 / p99 ms | PG same answer ÷ leadd (p50 / p99) "
+               "| server CPU µs per call: leadd / PG same answer / PG page only |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    lf, pf = res["leadd"].get("floor"), (res.get("pg") or {}).get("floor")
+    if lf:
+        out.append(f"| round trip, no listing: leadd `GET /healthz`, PG `SELECT 1` | – | {ms(lf)} | – "
+                   f"| {ms(pf['page']) if pf else '–'} | – | {cpu(lf)} / – / {cpu(pf['page']) if pf else '–'} |")
     for c in res["classes"]:
         k = c["key"]
         lr = res["leadd"].get(k, {})
@@ -815,7 +838,10 @@ def render(res):
         ratio = "–"
         if lr and pr and "error" not in lr and "error" not in pr:
             ratio = f"{times(pr['same']['p50_ms'] / lr['p50_ms'])} / {times(pr['same']['p99_ms'] / lr['p99_ms'])}"
-        out.append(f"| {c['title']} | {num(c['expected_total'])} | {lcell} | {scell} | {pcell} | {ratio} |")
+        cpus = " / ".join((cpu(lr) if lr and "error" not in lr else "–",
+                           cpu(pr["same"]) if pr and "error" not in pr else "–",
+                           cpu(pr["page"]) if pr and "error" not in pr else "–"))
+        out.append(f"| {c['title']} | {num(c['expected_total'])} | {lcell} | {scell} | {pcell} | {ratio} | {cpus} |")
     out.append("")
     mem = res["memory"]
     out.append("| leadd | leads | RSS before load MiB | RSS after load MiB | peak RSS MiB | bytes per lead (RSS after ÷ leads) "
@@ -883,10 +909,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--leads", type=int, help="leads in the workspace (1000000; --quick 100000)")
     ap.add_argument("--quick", action="store_true", help="100 000 leads, fewer calls: about 2 minutes")
-    ap.add_argument("--repeat", type=int, help="timed calls per class and system (200; quick 100)")
+    ap.add_argument("--repeat", type=int, help="timed calls per class and system (1000; quick 300)")
     ap.add_argument("--warmup", type=int, default=10, help="untimed calls first (10)")
     ap.add_argument("--max-seconds", type=float, help="stop a class's timing after this long once "
-                    f"{MIN_SAMPLES} calls are in (8; quick 3)")
+                    f"{MIN_SAMPLES} calls are in (6; quick 2)")
     ap.add_argument("--seed", type=int, default=6, help="data generator seed (6)")
     ap.add_argument("--binary", help="leadd binary to measure (default: build build/release and use it)")
     ap.add_argument("--baseline-binary", help="another leadd binary: loads the same leads first, for its RSS")
@@ -904,8 +930,8 @@ def main():
     args = ap.parse_args()
     q = args.quick
     args.leads = args.leads or (100_000 if q else 1_000_000)
-    args.repeat = args.repeat or (100 if q else 200)
-    args.max_seconds = args.max_seconds or (3.0 if q else 8.0)
+    args.repeat = args.repeat or (300 if q else 1000)
+    args.max_seconds = args.max_seconds or (2.0 if q else 6.0)
     if args.leads < 20:
         ap.error("--leads must be at least 20")
     if args.nice:
