@@ -13,8 +13,8 @@
 // one compaction renumbers the live slots and rewrites every list; its O(postings) cost is paid
 // for by the at least as many erases/renames since the last one, where removing a slot from each
 // of its ~30 lists one by one would cost O(list length) per list, per erase. The price is a pause
-// under the workspace's lock, once per as many erases/renames as there are leads: a few hundred
-// milliseconds at 1M leads (load/micro/search_index.cpp, BM_SearchIndexCompaction).
+// under the workspace's lock, once per as many erases/renames as there are leads: ~50 ms of CPU
+// at 1M leads (load/micro/search_index.cpp, BM_SearchIndexCompaction).
 //
 // Verification reads a copy of each slot's folded name and email, packed in slot order, rather
 // than the leads themselves: a common needle verifies 100 000s of candidates, and walking the
