@@ -116,11 +116,15 @@ std::optional<std::size_t> cursor_rank_in(const Tree& tree, std::size_t lo, std:
 
 namespace listing_order {
 
-std::uint64_t ByName::prefix_of(std::string_view name) {
-    std::uint64_t prefix = 0;
-    for (std::size_t i = 0; i < 8; ++i)
-        prefix = (prefix << 8) | (i < name.size() ? fold(static_cast<unsigned char>(name[i])) : 0u);
-    return prefix;
+ByName::Key ByName::key_of(std::string_view name) {
+    const auto byte = [&](std::size_t i) -> std::uint64_t {
+        return i < name.size() ? fold(static_cast<unsigned char>(name[i])) : 0u;
+    };
+    Key key;
+    for (std::size_t i = 0; i < 8; ++i) key.high = (key.high << 8) | byte(i);
+    for (std::size_t i = 8; i < 15; ++i) key.low = (key.low << 8) | byte(i);
+    key.low = (key.low << 8) | std::min<std::size_t>(name.size(), 16);
+    return key;
 }
 
 int ByName::compare_folded(std::string_view a, std::string_view b) {
@@ -133,7 +137,7 @@ int ByName::compare_folded(std::string_view a, std::string_view b) {
     return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
 }
 
-ByName::Bound ByName::bound_of(const Entry& e) { return {e.prefix, folded_copy(e.lead->name), e.lead->id}; }
+ByName::Bound ByName::bound_of(const Entry& e) { return {e.key, folded_copy(e.lead->name), e.id}; }
 
 }  // namespace listing_order
 
@@ -172,12 +176,12 @@ void WorkspaceIndex::erase(const Lead& lead) {
 void WorkspaceIndex::add(const LeadPtr& owned_lead) {
     const Lead* lead = owned_lead.get();
     const std::size_t s = status_index(lead->status);
-    const std::uint64_t name_prefix = ByName::prefix_of(lead->name);
+    const ByName::Key name_key = ByName::key_of(lead->name);
     updated_.insert({lead->updated_at, lead});
-    by_name_.insert({name_prefix, lead});
+    by_name_.insert({name_key, lead->id, lead});
     created_by_status_[s].insert({lead->created_at, lead});
     updated_by_status_[s].insert({lead->updated_at, lead});
-    name_by_status_[s].insert({name_prefix, lead});
+    name_by_status_[s].insert({name_key, lead->id, lead});
     if (lead->source) {
         const std::uint32_t source = intern_source(*lead->source);
         created_by_source_.insert({source, lead->created_at, lead});
@@ -187,7 +191,7 @@ void WorkspaceIndex::add(const LeadPtr& owned_lead) {
 
 void WorkspaceIndex::remove(const Lead& lead) {
     const std::size_t s = status_index(lead.status);
-    const ByName::Entry by_name{ByName::prefix_of(lead.name), &lead};
+    const ByName::Entry by_name{ByName::key_of(lead.name), lead.id, &lead};
     updated_.erase(TimeBound{lead.updated_at, lead.id});
     by_name_.erase(by_name);
     created_by_status_[s].erase(TimeBound{lead.created_at, lead.id});
@@ -327,7 +331,7 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
         std::optional<std::size_t> cursor;
         if (q.after)
             cursor = cursor_rank_in(tree, 0, tree.size(),
-                                    ByName::Bound{ByName::prefix_of(q.after->name), q.after->name, q.after->id}, q);
+                                    ByName::Bound{ByName::key_of(q.after->name), q.after->name, q.after->id}, q);
         const bool exact = !q.source && !q.created_after && !q.created_before && !q.updated_after;
         read_range(tree, 0, tree.size(), cursor, exact, q, skip, limit, own, page);
         break;

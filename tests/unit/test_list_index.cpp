@@ -355,6 +355,17 @@ TEST_CASE("cursor walks under concurrent creates and deletes never skip or repea
 TEST_CASE("memory of the listing index at 1 000 000 leads", "[.memory]") {
     constexpr std::size_t n = 1'000'000;
     const std::vector<std::string> sources{"web", "ads", "referral", "event", "partner", "cold-call"};
+    const std::vector<std::string> first_names{"James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael",
+                                               "Linda", "Christopher", "Elizabeth", "Alexander", "Olivia", "Noah",
+                                               "Sophia", "Mohammed", "Wei", "Anastasia", "Jose", "Fatima", "Yuki"};
+    const std::vector<std::string> last_names{"Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller",
+                                              "Davis", "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez",
+                                              "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
+                                              "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark",
+                                              "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King",
+                                              "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green",
+                                              "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell",
+                                              "Carter", "Roberts", "Kowalczykowski", "Papadopoulos"};
     std::mt19937 rng(5);
     std::vector<LeadPtr> leads;
     leads.reserve(n);
@@ -362,7 +373,7 @@ TEST_CASE("memory of the listing index at 1 000 000 leads", "[.memory]") {
         auto l = std::make_shared<Lead>();
         l->id = IdGenerator::scramble(i + 1);
         l->workspace = ws_a;
-        l->name = "Lead " + std::to_string(rng() % 100000) + " Person";
+        l->name = first_names[rng() % first_names.size()] + " " + last_names[rng() % last_names.size()];
         l->email = "lead" + std::to_string(i) + "@company" + std::to_string(i % 5000) + ".com";
         l->status = static_cast<Status>(rng() % status_count);
         l->source = sources[rng() % sources.size()];

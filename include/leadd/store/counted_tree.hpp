@@ -15,10 +15,10 @@
 //   bool less(a, b)          for every pair of Entry and Bound: a total order, the same on both
 // Entries are unique (the order is total: sort keys end with an id).
 //
-// Memory: a split by an entry past the end of a full node keeps that node full, so runs of
-// ascending inserts (recovery, the createdAt/updatedAt orders, each source's newest leads) fill
-// nodes completely; random inserts leave them ~70% full. (Descending runs do not: no order here
-// grows at its front.) An erase that leaves a leaf under a
+// Memory: a full leaf first passes entries to a neighbour with room, and splits only when both
+// neighbours are (nearly) full; a split by an entry near the leaf's end is made at that entry.
+// So runs of (nearly) ascending inserts (recovery, the createdAt/updatedAt orders, each source's
+// newest leads) fill leaves to 3/4 or more, and random inserts leave them ~80% full. An erase that leaves a leaf under a
 // quarter full merges it into a neighbour when they fit together; inner nodes are only removed
 // once empty (their count is ~1/LeafCapacity of the leaves', so their slack is negligible).
 
@@ -128,8 +128,16 @@ public:
         const auto pos = static_cast<unsigned>(lower_in_leaf(leaf, entry) - leaf->entries.data());
         if (pos < leaf->count && !Traits::less(entry, leaf->entries[pos])) return false;
 
-        Split split = insert_in_leaf(leaf, pos, entry);
-        for (std::size_t level = path.depth; level-- > 0;) {
+        // A full leaf first passes entries to a neighbour with room (which fixes their parent's
+        // sizes itself); only when neither has room does it split.
+        std::size_t levels_to_count = path.depth;
+        Split split;
+        if (leaf->count == LeafCapacity && path.depth > 0 &&
+            spill(path.steps[path.depth - 1].first, path.steps[path.depth - 1].second, leaf, pos, entry))
+            --levels_to_count;
+        else
+            split = insert_in_leaf(leaf, pos, entry);
+        for (std::size_t level = levels_to_count; level-- > 0;) {
             auto [inner, child] = path.steps[level];
             if (split.right == nullptr) {
                 ++inner->sizes[child];
@@ -294,17 +302,17 @@ private:
 
     Split insert_in_leaf(Leaf* leaf, unsigned pos, const Entry& entry) {
         if (leaf->count < LeafCapacity) {
-            std::move_backward(leaf->entries.data() + pos, leaf->entries.data() + leaf->count,
-                               leaf->entries.data() + leaf->count + 1);
-            leaf->entries[pos] = entry;
-            ++leaf->count;
+            insert_at(leaf, pos, entry);
             return {};
         }
         auto* right = new Leaf;
         ++leaves_;
-        // An entry past the end of a full leaf starts a new one and leaves this one full: runs
-        // of ascending inserts (a load, or the newest leads of one source) pack leaves.
-        const unsigned keep = pos == LeafCapacity ? LeafCapacity : LeafCapacity / 2;
+        // An entry near the end of a full leaf splits it right there, leaving the left part
+        // (at least 3/4 full) to the older entries: runs of nearly ascending inserts (a load, new
+        // leads whose createdAt ties with a few others, the newest leads of one source) then pack
+        // leaves instead of leaving each half empty. Elsewhere the leaf is halved.
+        const bool split_at_entry = pos >= LeafCapacity - LeafCapacity / 4;
+        const unsigned keep = split_at_entry ? pos : LeafCapacity / 2;
         std::move(leaf->entries.data() + keep, leaf->entries.data() + LeafCapacity, right->entries.data());
         for (unsigned i = keep; i < LeafCapacity; ++i) leaf->entries[i] = Entry{};
         right->count = static_cast<std::uint16_t>(LeafCapacity - keep);
@@ -314,13 +322,67 @@ private:
         if (leaf->next) leaf->next->prev = right;
         else last_ = right;
         leaf->next = right;
-        Leaf* target = pos <= keep && keep < LeafCapacity ? leaf : right;
-        if (pos > keep || keep == LeafCapacity) pos -= keep;
-        std::move_backward(target->entries.data() + pos, target->entries.data() + target->count,
-                           target->entries.data() + target->count + 1);
-        target->entries[pos] = entry;
-        ++target->count;
+        if (split_at_entry || pos > keep) insert_at(right, pos - keep, entry);
+        else insert_at(leaf, pos, entry);
         return {right, Traits::bound_of(right->entries[0]), leaf->count, right->count};
+    }
+
+    static void insert_at(Leaf* leaf, unsigned pos, const Entry& entry) {
+        std::move_backward(leaf->entries.data() + pos, leaf->entries.data() + leaf->count,
+                           leaf->entries.data() + leaf->count + 1);
+        leaf->entries[pos] = entry;
+        ++leaf->count;
+    }
+
+    // Inserts into the full `leaf` (child `child` of `parent`) by first moving half of a
+    // neighbour's free room worth of entries into that neighbour. False (nothing changed) when
+    // neither neighbour under `parent` has room for two.
+    static bool spill(Inner* parent, unsigned child, Leaf* leaf, unsigned pos, const Entry& entry) {
+        if (child + 1u < parent->count) {
+            auto* right = static_cast<Leaf*>(parent->children[child + 1]);
+            if (const unsigned moved = (LeafCapacity - right->count) / 2; moved > 0) {
+                std::move_backward(right->entries.data(), right->entries.data() + right->count,
+                                   right->entries.data() + right->count + moved);
+                std::move(leaf->entries.data() + (LeafCapacity - moved), leaf->entries.data() + LeafCapacity,
+                          right->entries.data());
+                for (unsigned i = LeafCapacity - moved; i < LeafCapacity; ++i) leaf->entries[i] = Entry{};
+                leaf->count = static_cast<std::uint16_t>(LeafCapacity - moved);
+                right->count = static_cast<std::uint16_t>(right->count + moved);
+                parent->sizes[child] -= moved;
+                parent->sizes[child + 1] += moved;
+                if (pos <= leaf->count) {
+                    insert_at(leaf, pos, entry);
+                    ++parent->sizes[child];
+                } else {
+                    insert_at(right, pos - leaf->count, entry);
+                    ++parent->sizes[child + 1];
+                }
+                parent->separators[child] = Traits::bound_of(right->entries[0]);
+                return true;
+            }
+        }
+        if (child > 0) {
+            auto* left = static_cast<Leaf*>(parent->children[child - 1]);
+            if (const unsigned moved = (LeafCapacity - left->count) / 2; moved > 0) {
+                std::move(leaf->entries.data(), leaf->entries.data() + moved, left->entries.data() + left->count);
+                std::move(leaf->entries.data() + moved, leaf->entries.data() + LeafCapacity, leaf->entries.data());
+                for (unsigned i = LeafCapacity - moved; i < LeafCapacity; ++i) leaf->entries[i] = Entry{};
+                left->count = static_cast<std::uint16_t>(left->count + moved);
+                leaf->count = static_cast<std::uint16_t>(LeafCapacity - moved);
+                parent->sizes[child - 1] += moved;
+                parent->sizes[child] -= moved;
+                if (pos <= moved) {
+                    insert_at(left, left->count - moved + pos, entry);
+                    ++parent->sizes[child - 1];
+                } else {
+                    insert_at(leaf, pos - moved, entry);
+                    ++parent->sizes[child];
+                }
+                parent->separators[child - 1] = Traits::bound_of(leaf->entries[0]);
+                return true;
+            }
+        }
+        return false;
     }
 
     // Puts `below.right` at child index `at` of `inner` (its separator before it); splits

@@ -92,34 +92,46 @@ private:
     static LeadId id_of(const Bound& b) { return b.id; }
 };
 
-// (ASCII-lower-cased name, id) order. An entry carries the first 8 lower-cased bytes as a
-// big-endian number, so most comparisons never read the lead; separators own a copy of the name.
+// (ASCII-lower-cased name, id) order. An entry carries a Key: the first 15 lower-cased bytes
+// and the length (capped at 16), and the id, so comparing two names of up to 15 bytes (most
+// names), equal ones included (common names repeat thousands of times), never reads a lead;
+// separators own a copy of the name.
 struct ByName {
+    struct Key {
+        std::uint64_t high = 0;  // bytes 0..7, big-endian
+        std::uint64_t low = 0;   // bytes 8..14, big-endian, then min(length, 16)
+        auto operator<=>(const Key&) const = default;
+        bool complete() const { return (low & 0xff) <= 15; }  // the whole name is in the key
+    };
     struct Entry {
-        std::uint64_t prefix = 0;
+        Key key;
+        LeadId id = 0;
         const Lead* lead = nullptr;
     };
     struct Bound {
-        std::uint64_t prefix = 0;
+        Key key;
         std::string name;  // lower-cased
         LeadId id = 0;
     };
-    static std::uint64_t prefix_of(std::string_view name);
+    static Key key_of(std::string_view name);
     // <0, 0, >0 as `a` lower-cased sorts before, with, after `b` lower-cased (unsigned bytes).
     static int compare_folded(std::string_view a, std::string_view b);
     static Bound bound_of(const Entry& e);
     template <class A, class B>
     static bool less(const A& a, const B& b) {
-        if (a.prefix != b.prefix) return a.prefix < b.prefix;
-        if (const int c = compare_folded(name_of(a), name_of(b)); c != 0) return c < 0;
+        // Keys order as the names do: equal 15-byte prefixes, then the shorter name first; only
+        // two names that both run past 15 bytes need the names themselves.
+        if (a.key != b.key) return a.key < b.key;
+        if (!a.key.complete())
+            if (const int c = compare_folded(name_of(a), name_of(b)); c != 0) return c < 0;
         return id_of(a) < id_of(b);
     }
 
 private:
     static std::string_view name_of(const Entry& e) { return e.lead->name; }
     static std::string_view name_of(const Bound& b) { return b.name; }
-    static LeadId id_of(const Entry& e) { return e.lead->id; }
-    static LeadId id_of(const Bound& b) { return b.id; }
+    template <class T>
+    static LeadId id_of(const T& t) { return t.id; }
 };
 
 }  // namespace listing_order
