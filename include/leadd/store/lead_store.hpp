@@ -93,13 +93,17 @@ public:
     // Returns the deletion time. LeadNotFound, PreconditionFailed.
     Result<Millis> remove(WorkspaceId ws, LeadId id, std::optional<std::uint64_t> if_match);
 
+    // One page, its total and where it lies, read from the workspace's listing index
+    // (workspace_index.hpp says which filter and sort combinations cost O(log n + limit)).
     ListPage list(WorkspaceId ws, const ListQuery& query) const;
 
-    // Every lead of the workspace that passes the query's filters (status, source, search, as
-    // list() applies them; page and limit are ignored), newest first, as they all were at one
-    // instant: read under the workspace's listing lock. Leads are immutable, so the pointers keep
-    // showing that instant whatever is updated or deleted afterwards (what an export streams).
-    // Costs 16 bytes per matching lead, and holds the listing lock (shared) for one pass.
+    // Every lead of the workspace that passes the query's filters (status, source, search, time
+    // bounds, as list() applies them; page, limit and cursor are ignored), in the query's order
+    // (newest first by default), as they all were at one instant: read under the workspace's
+    // listing lock. Leads are immutable, so the pointers keep showing that instant whatever is
+    // updated or deleted afterwards (what an export streams). Costs 16 bytes per matching lead,
+    // and holds the listing lock (shared) for one pass: O(matches x log n) at most (a lead read
+    // from an order that keeps plain pointers is looked up in the one that keeps its LeadPtr).
     std::vector<LeadPtr> list_all(WorkspaceId ws, const ListQuery& filters) const;
 
     // Batches. AllOrNothing (?atomic=true): every item applied, or none. The items' shards are locked (ascending),
