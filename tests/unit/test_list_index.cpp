@@ -391,6 +391,48 @@ TEST_CASE("memory of the listing index at 1 000 000 leads", "[.memory]") {
     std::cout << "listing index at " << n << " leads, loaded oldest first in " << load_ms << " ms: " << total
               << " bytes/lead (orders " << total - search << ", search " << search << ")\n";
 
+    // What each query class costs at this size (a rough in-process reading; load/ has the benchmark).
+    const auto time_query = [&](const char* what, ListQuery q) {
+        constexpr int repeats = 200;
+        std::size_t total = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < repeats; ++i) total += index.page(q).total;
+        const auto us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / repeats;
+        std::cout << "  " << what << ": " << us << " us (total " << total / repeats << ")\n";
+    };
+    ListQuery q;
+    time_query("page 1", q);
+    q.page = 10'000;
+    time_query("page 10000", q);
+    q.page = 1;
+    q.after = position_of(*leads[n / 2], SortField::CreatedAt);
+    time_query("cursor step", q);
+    q.after.reset();
+    q.status = Status::Contacted;
+    time_query("status", q);
+    q.source = "web";
+    time_query("status+source", q);
+    q.page = 500;
+    time_query("status+source page 500", q);
+    q = ListQuery{};
+    q.created_after = leads[n / 3]->created_at;
+    q.created_before = leads[2 * n / 3]->created_at;
+    time_query("createdAfter+createdBefore", q);
+    q = ListQuery{};
+    q.sort = SortField::Name;
+    time_query("sort=name", q);
+    q.status = Status::Lost;
+    q.page = 1000;
+    time_query("sort=name status page 1000", q);
+    q = ListQuery{};
+    q.sort = SortField::UpdatedAt;
+    q.order = SortOrder::Asc;
+    q.updated_after = leads[n / 2]->updated_at;
+    time_query("sort=updatedAt updatedAfter", q);
+    q = ListQuery{};
+    q.search = "kowalczyk";
+    time_query("search (1/52 of the leads)", q);
+
     // The same leads after every one was updated once (status, so orders are reshuffled).
     for (auto& l : leads) {
         auto next = std::make_shared<Lead>(*l);
