@@ -297,6 +297,18 @@ def load_leadd(server, key, ds, args):
     return ids, created, updated
 
 
+def built_from(binary):
+    """The commit of the checkout a binary sits in (a build dir inside a work tree), '+' if that
+    work tree has uncommitted changes to tracked files; '?' outside any."""
+    def git(*a):
+        out = subprocess.run(["git", "-C", os.path.dirname(binary), *a], capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else None
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return "?"
+    return commit + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def load_into(label, binary, ds, args, workdir):
     """A fresh leadd on `binary`: load every lead, measure RSS. Returns (server, key, ws, load info)."""
     data_dir = os.path.join(workdir, f"data-{label}")
@@ -319,7 +331,7 @@ def load_into(label, binary, ds, args, workdir):
         if total != ds.n:
             raise RuntimeError(f"{label}: {total} leads listed after loading {ds.n}")
         ws = json.loads(body)["data"]["leads"][0]["workspaceId"]
-        info = {"label": label, "binary": binary, "leads": ds.n, "load_seconds": load_s,
+        info = {"label": label, "binary": binary, "built_from": built_from(binary), "leads": ds.n, "load_seconds": load_s,
                 "leads_per_second": ds.n / load_s, "rss_before_kib": rss_before, "rss_after_kib": rss_after,
                 "peak_rss_kib": peak, "bytes_per_lead": rss_after * 1024 / ds.n,
                 "growth_bytes_per_lead": (rss_after - rss_before) * 1024 / ds.n}
@@ -803,8 +815,10 @@ def ms(r):
 def render(res):
     out = []
     m, a = res["machine"], res["args"]
-    out.append(f"- Command: `{res['command']}`, {res['started'][:16].replace('T', ' ')} UTC, commit {m['commit']}"
-               f"{' (with uncommitted changes)' if m['dirty'] else ''}; run took {res['run_seconds']:.0f} s.")
+    built = ", ".join(f"{r['label']} leadd built from {r['built_from']}" for r in res["memory"])
+    out.append(f"- Command: `{res['command']}`, {res['started'][:16].replace('T', ' ')} UTC, script at commit "
+               f"{m['commit']}{' (with uncommitted changes)' if m['dirty'] else ''}; {built}"
+               f"{' (+: with uncommitted changes)' if '+' in built else ''}; run took {res['run_seconds']:.0f} s.")
     out.append(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['mem_gib']:.0f} GiB, Linux {m['kernel']}, Debian "
                f"{m['debian']}; load average {m['loadavg_start']:.2f} before the run.")
     d = res["data"]
