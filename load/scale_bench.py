@@ -293,7 +293,8 @@ def load_leadd(server, key, ds, args):
     for t in threads:
         t.join()
     if errors:
-        raise RuntimeError("loading leadd failed: " + "; ".join(errors[:3]))
+        died = "" if server.alive() else f"\nleadd exited with status {server.proc.poll()}; its log ends:\n{server.tail()}"
+        raise RuntimeError("loading leadd failed: " + "; ".join(errors[:3]) + died)
     return ids, created, updated
 
 
@@ -834,13 +835,22 @@ def render(res):
                    f"then up to {a['repeat']} calls or {a['max_seconds']} s; ms = wall time of request + whole answer"
                    + (f"; everything at nice {a['nice']}." if a.get("nice") else "."))
     out.append("")
-    out.append("| query class | matching | leadd p50 / p99 ms | PG p50 / p99 ms (same answer: page + exact total) "
+    base = res.get("baseline")
+
+    def base_cell(k):
+        if not base:
+            return ""
+        r = base.get(k, {})
+        return "| n/a (not in that build) " if "error" in r else f"| {ms(r)} " if r else "| – "
+    out.append("| query class | matching | leadd p50 / p99 ms "
+               + ("| baseline leadd p50 / p99 ms " if base else "")
+               + "| PG p50 / p99 ms (same answer: page + exact total) "
                "| PG page only p50 / p99 ms | PG same answer ÷ leadd (p50 / p99) "
                "| server CPU µs per call: leadd / PG same answer / PG page only |")
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    out.append("| --- | ---: | ---: " + ("| ---: " if base else "") + "| ---: | ---: | ---: | ---: |")
     lf, pf = res["leadd"].get("floor"), (res.get("pg") or {}).get("floor")
     if lf:
-        out.append(f"| round trip, no listing: leadd `GET /healthz`, PG `SELECT 1` | – | {ms(lf)} | – "
+        out.append(f"| round trip, no listing: leadd `GET /healthz`, PG `SELECT 1` | – | {ms(lf)} {base_cell('floor')}| – "
                    f"| {ms(pf['page']) if pf else '–'} | – | {cpu(lf)} / – / {cpu(pf['page']) if pf else '–'} |")
     for c in res["classes"]:
         k = c["key"]
@@ -855,7 +865,8 @@ def render(res):
         cpus = " / ".join((cpu(lr) if lr and "error" not in lr else "–",
                            cpu(pr["same"]) if pr and "error" not in pr else "–",
                            cpu(pr["page"]) if pr and "error" not in pr else "–"))
-        out.append(f"| {c['title']} | {num(c['expected_total'])} | {lcell} | {scell} | {pcell} | {ratio} | {cpus} |")
+        out.append(f"| {c['title']} | {num(c['expected_total'])} | {lcell} {base_cell(k)}| {scell} | {pcell} | {ratio} "
+                   f"| {cpus} |")
     out.append("")
     mem = res["memory"]
     out.append("| leadd | leads | RSS before load MiB | RSS after load MiB | peak RSS MiB | bytes per lead (RSS after ÷ leads) "
@@ -1042,9 +1053,6 @@ def main():
     res["noise"] = {"mean": sum(others) / len(others), "max": max(others)} if others else None
     res["run_seconds"] = time.monotonic() - started
     md = render(res)
-    if res.get("baseline"):
-        md += "\nBaseline leadd (same leads, its own ids): " + "; ".join(
-            f"{k} {ms(r)} ms" if "error" not in r else f"{k} n/a" for k, r in res["baseline"].items()) + "\n"
     os.makedirs(args.out, exist_ok=True)
     stamp = started_at.strftime("%Y%m%d-%H%M%S") + ("-quick" if q else "")
     for name in (f"scale-{stamp}.json", "scale.json"):
