@@ -157,13 +157,18 @@ using listing_order::TimeBound;
 using SourceBound = listing_order::BySourceThenTime::Bound;
 
 void WorkspaceIndex::put(const LeadPtr& lead, const Lead* previous) {
-    if (previous) {
-        remove(*previous);
-        created_.replace({lead->created_at, lead});  // createdAt and id never change: same place
-    } else {
-        created_.insert({lead->created_at, lead});
-    }
     search_.put(lead, previous);
+    if (!previous) {
+        created_.insert({lead->created_at, lead});
+        add(lead);
+        return;
+    }
+    created_.replace({lead->created_at, lead});  // createdAt and id never change: same place
+    if (lead->status == previous->status && lead->source == previous->source && lead->name == previous->name) {
+        repoint(*lead, *previous);  // most updates (metadata, phone, email) keep every position but updatedAt
+        return;
+    }
+    remove(*previous);
     add(lead);
 }
 
@@ -186,6 +191,23 @@ void WorkspaceIndex::add(const LeadPtr& owned_lead) {
         const std::uint32_t source = intern_source(*lead->source);
         created_by_source_.insert({source, lead->created_at, lead});
         created_by_status_source_[s].insert({source, lead->created_at, lead});
+    }
+}
+
+void WorkspaceIndex::repoint(const Lead& lead, const Lead& previous) {
+    const std::size_t s = status_index(lead.status);
+    const ByName::Entry by_name{ByName::key_of(lead.name), lead.id, &lead};
+    updated_.erase(TimeBound{previous.updated_at, previous.id});
+    updated_.insert({lead.updated_at, &lead});
+    updated_by_status_[s].erase(TimeBound{previous.updated_at, previous.id});
+    updated_by_status_[s].insert({lead.updated_at, &lead});
+    by_name_.replace(by_name);
+    name_by_status_[s].replace(by_name);
+    created_by_status_[s].replace({lead.created_at, &lead});
+    if (lead.source) {
+        const listing_order::BySourceThenTime::Entry by_source{find_source(*lead.source)->number, lead.created_at, &lead};
+        created_by_source_.replace(by_source);
+        created_by_status_source_[s].replace(by_source);
     }
 }
 
