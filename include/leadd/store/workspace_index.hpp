@@ -14,20 +14,24 @@
 //
 // A query reads the tree whose order is the query's sort and whose facet covers its status and
 // source filters; createdAfter/createdBefore (on createdAt order) and updatedAfter (on updatedAt
-// order) become a rank range. Exact: O(log n + limit). Filters that tree cannot express are
-// verified lead by lead over its range (a scan of that range, O(range)):
+// order) become a rank range. Exact: O(log n + limit), where a page read from an order that
+// keeps plain pointers looks each lead's LeadPtr up in the createdAt order (O(limit log n),
+// ~0.05 us per lead at 1M). Filters that tree cannot express are verified lead by lead over its
+// range (a scan of that range, O(range)):
 //   - sort=createdAt with updatedAfter
 //   - sort=updatedAt with source, createdAfter or createdBefore
 //   - sort=name with source or any time bound
-// where a source filter is present and its createdAt range is much smaller than the sorted
+// where a source filter is present and its createdAt range is under a quarter of the sorted
 // range, its leads are gathered and sorted instead (O(m log m) in the source's leads).
 // A search reads the SearchIndex's matches, keeps those passing the other filters and orders
 // them: O(m) in the matches (plus O(limit log limit), or O(m log m) for a whole list).
 //
 // Not thread-safe: the owner (LeadStore's per-workspace listing lock) serializes writers against
-// readers. Leads are immutable; the index keeps each lead's LeadPtr once (createdAt order) and
-// plain pointers everywhere else, so a lead must be erased (or replaced by put) before the last
-// LeadPtr to it could go.
+// readers. Leads are immutable; the index keeps each lead's LeadPtr once, in the createdAt order
+// of all leads, and plain pointers in the other orders, which hold only leads that order owns.
+//
+// Memory at 1 000 000 leads (test_list_index "[.memory]", node bytes counted): ~211 bytes per
+// lead for the orders (entries of 16-32 bytes in leaves ~80-95% full), plus the search index.
 
 #include "leadd/store/counted_tree.hpp"
 #include "leadd/store/lead.hpp"
