@@ -171,7 +171,7 @@ TEST_CASE("RecordReader says where and why it stopped", "[wal][format]") {
     }
     SECTION("a well-checksummed record of an unknown type is BadType") {
         std::string bad;
-        frame_record(bad, static_cast<RecordType>(9), 3, "x");
+        frame_record(bad, static_cast<RecordType>(static_cast<std::uint8_t>(RecordType::LastType) + 1), 3, "x");
         const std::string both = file + bad;
         RecordReader reader(both);
         REQUIRE(reader.next());
