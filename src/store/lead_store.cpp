@@ -431,9 +431,16 @@ void LeadStore::install(LeadPtr lead) {
     Shard& shard = shard_of(lead->id);
     std::unique_lock shard_lock(shard.mu);
     auto& slot = shard.leads[lead->id];
-    if (slot) {
-        forget_email(*slot);
-        unindex_from_listing(*slot);
+    // Replaying an update: the listing moves the lead from its previous state (cheaper than
+    // erasing and inserting it). A log may also move an id to another workspace (only a damaged
+    // or crafted one does): then it leaves the old workspace's listing.
+    LeadPtr previous = slot;
+    if (previous) {
+        forget_email(*previous);
+        if (previous->workspace != lead->workspace) {
+            unindex_from_listing(*previous);
+            previous.reset();
+        }
     }
     const std::string key = email_key(lead->workspace, lead->email);
     const std::size_t stripe = stripe_index(key);
@@ -443,7 +450,7 @@ void LeadStore::install(LeadPtr lead) {
     }
     ids_.observe(lead->id);
     slot = std::move(lead);
-    index_for_listing(slot);
+    index_for_listing(slot, previous.get());
 }
 
 bool LeadStore::restore_lead(std::string_view payload) {
