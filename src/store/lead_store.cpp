@@ -432,12 +432,13 @@ void LeadStore::install(LeadPtr lead) {
     std::unique_lock shard_lock(shard.mu);
     auto& slot = shard.leads[lead->id];
     // Replaying an update: the listing moves the lead from its previous state (cheaper than
-    // erasing and inserting it). A log may also move an id to another workspace (only a damaged
-    // or crafted one does): then it leaves the old workspace's listing.
+    // erasing and inserting it). That takes an update as the store makes them, in the same
+    // workspace with the same createdAt; a damaged or crafted log may change either, and then
+    // the lead leaves the listing and enters it anew.
     LeadPtr previous = slot;
     if (previous) {
         forget_email(*previous);
-        if (previous->workspace != lead->workspace) {
+        if (previous->workspace != lead->workspace || previous->created_at != lead->created_at) {
             unindex_from_listing(*previous);
             previous.reset();
         }
