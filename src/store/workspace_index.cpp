@@ -265,6 +265,7 @@ std::vector<LeadPtr> WorkspaceIndex::all(const ListQuery& filters) const {
 
 ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t limit) const {
     if (q.search) {
+        if (auto walked = read_search_by_walking(q, skip, limit)) return std::move(*walked);
         std::vector<const Lead*> matches;
         search_.for_each_match(*q.search, [&](const LeadPtr& lead) {
             if (passes_filters(*lead, q)) matches.push_back(lead.get());
@@ -359,6 +360,65 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
         break;
     }
     }
+    return page;
+}
+
+std::optional<ListPage> WorkspaceIndex::read_search_by_walking(const ListQuery& q, std::size_t skip,
+                                                               std::size_t limit) const {
+    if (q.status || q.source || q.created_after || q.created_before || q.updated_after || q.after) return std::nullopt;
+    // Counting reads the search index's own lists and packed texts, no lead: for a common needle
+    // that is most of the saving (ordering the matches follows each one's pointer).
+    std::size_t matches = 0;
+    search_.for_each_match(*q.search, [&](const LeadPtr&) { ++matches; });
+    ListPage page;
+    page.total = matches;
+    page.before = std::min(skip, matches);
+    if (page.before == matches) return page;  // nothing at or past this offset
+    // A walk reads leads in order until it has passed `skip` matches and taken `limit` (plus one
+    // more, to know whether more exist). Beyond m/4 leads read it stops and the matches are
+    // ordered instead: a needle whose matches cluster at the far end costs at most ~1.25x that.
+    const std::size_t budget = matches / 4;
+    const std::size_t n = created_.size();
+    if (static_cast<double>(page.before + limit + 1) * static_cast<double>(n) / static_cast<double>(matches) >
+        static_cast<double>(budget))
+        return std::nullopt;
+    const std::string needle = folded_copy(*q.search);
+    const auto contains = [&](std::string_view text) {
+        return std::search(text.begin(), text.end(), needle.begin(), needle.end(), [](char t, char n) {
+                   return fold(static_cast<unsigned char>(t)) == static_cast<unsigned char>(n);
+               }) != text.end();
+    };
+    const bool ascending = q.order == SortOrder::Asc;
+    const auto walk = [&](const auto& tree, const auto& own) -> bool {
+        std::size_t passed = 0;
+        auto it = tree.select(ascending ? 0 : n - 1);
+        for (std::size_t read = 0; read < n; ++read) {
+            if (read == budget) return false;
+            const Lead& lead = *it->lead;
+            if (contains(lead.name) || contains(lead.email)) {
+                if (passed < page.before) {
+                    ++passed;
+                } else if (page.leads.size() < limit) {
+                    page.leads.push_back(own(*it));
+                } else {
+                    page.more = true;
+                    return true;
+                }
+            }
+            if (read + 1 == n) break;
+            if (ascending) ++it;
+            else --it;
+        }
+        return true;
+    };
+    const auto owned_by_pointer = [this](const auto& entry) { return owned(entry.lead); };
+    bool done = false;
+    switch (q.sort) {
+    case SortField::CreatedAt: done = walk(created_, [](const auto& entry) { return entry.lead; }); break;
+    case SortField::UpdatedAt: done = walk(updated_, owned_by_pointer); break;
+    case SortField::Name: done = walk(by_name_, owned_by_pointer); break;
+    }
+    if (!done) return std::nullopt;
     return page;
 }
 

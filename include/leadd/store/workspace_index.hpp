@@ -24,7 +24,11 @@
 // where a source filter is present and its createdAt range is under a quarter of the sorted
 // range, its leads are gathered and sorted instead (O(m log m) in the source's leads).
 // A search reads the SearchIndex's matches, keeps those passing the other filters and orders
-// them: O(m) in the matches (plus O(limit log limit), or O(m log m) for a whole list).
+// them: O(m) in the matches (plus O(limit log limit), or O(m log m) for a whole list). A search
+// that is the only filter of a paged query (no cursor) counts its matches in the search index
+// alone, without touching a lead, and finds the page by walking the sort order and testing each
+// lead: ~(offset + limit) x n/m leads for matches spread evenly, capped at m/4 before it falls
+// back to ordering the matches, so a common needle's first pages cost O(limit x n/m), not O(m).
 //
 // Not thread-safe: the owner (LeadStore's per-workspace listing lock) serializes writers against
 // readers. Leads are immutable; the index keeps each lead's LeadPtr once, in the createdAt order
@@ -41,6 +45,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -176,6 +181,9 @@ private:
     const SourceNumber* find_source(const std::string& source) const;
     LeadPtr owned(const Lead* lead) const;      // the LeadPtr created_ holds for `lead`
     ListPage read(const ListQuery& query, std::size_t skip, std::size_t limit) const;
+    // A search that is the query's only filter, by page: walks the sort order from its start; null
+    // when ordering every match is expected to cost less (see the definition).
+    std::optional<ListPage> read_search_by_walking(const ListQuery& query, std::size_t skip, std::size_t limit) const;
     ListPage read_matches(std::vector<const Lead*> matches, const ListQuery& query, std::size_t skip,
                           std::size_t limit) const;
 
