@@ -1,5 +1,6 @@
 #include "leadd/store/lead_store.hpp"
 
+#include "leadd/store/ascii_fold.hpp"
 #include "leadd/store/clock.hpp"
 #include "leadd/store/lead_codec.hpp"
 #include "leadd/store/merge_patch.hpp"
@@ -20,8 +21,6 @@ namespace leadd::store {
 namespace {
 
 std::size_t power_of_two_at_least(std::size_t n) { return std::bit_ceil(std::max<std::size_t>(n, 1)); }
-
-char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // Locks one or two email stripes in ascending index order (the documented lock order).
 class StripeLocks {
@@ -48,7 +47,7 @@ private:
 std::string email_key(WorkspaceId ws, std::string_view email) {
     std::string key(sizeof ws + email.size(), '\0');
     std::memcpy(key.data(), &ws, sizeof ws);
-    std::transform(email.begin(), email.end(), key.begin() + sizeof ws, ascii_lower);
+    std::transform(email.begin(), email.end(), key.begin() + sizeof ws, ascii_fold_char);
     return key;
 }
 

@@ -1,5 +1,7 @@
 #include "leadd/store/search_index.hpp"
 
+#include "leadd/store/ascii_fold.hpp"
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -10,38 +12,15 @@
 namespace leadd::store {
 namespace {
 
-unsigned char fold(unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c; }
-
 template <class Bytes>
 void append_folded(std::string_view text, Bytes& out) {
-    for (char c : text) out.push_back(static_cast<char>(fold(static_cast<unsigned char>(c))));
+    for (char c : text) out.push_back(ascii_fold_char(c));
 }
 
 bool folds_equal(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return fold(static_cast<unsigned char>(x)) == fold(static_cast<unsigned char>(y));
+               return ascii_fold_char(x) == ascii_fold_char(y);
            });
-}
-
-// Whether `text` folded contains `folded_needle` (non-empty, already folded).
-bool contains_folded(std::string_view text, std::string_view folded_needle) {
-    if (folded_needle.size() > text.size()) return false;
-    const auto first = static_cast<unsigned char>(folded_needle[0]);
-    const std::size_t last_start = text.size() - folded_needle.size();
-    for (std::size_t start = 0; start <= last_start; ++start) {
-        if (fold(static_cast<unsigned char>(text[start])) != first) continue;
-        std::size_t matched = 1;
-        while (matched < folded_needle.size() &&
-               fold(static_cast<unsigned char>(text[start + matched])) ==
-                   static_cast<unsigned char>(folded_needle[matched]))
-            ++matched;
-        if (matched == folded_needle.size()) return true;
-    }
-    return false;
-}
-
-bool lead_contains(const Lead& lead, std::string_view folded_needle) {
-    return contains_folded(lead.name, folded_needle) || contains_folded(lead.email, folded_needle);
 }
 
 // The byte mask gives each byte that names and emails are made of a bit of its own, so that a
@@ -74,10 +53,10 @@ std::uint32_t trigram_at(std::string_view folded, std::size_t at) {
 
 void append_trigrams(std::string_view text, std::vector<std::uint32_t>& out) {
     if (text.size() < 3) return;
-    std::uint32_t window = std::uint32_t{fold(static_cast<unsigned char>(text[0]))} << 8 |
-                           fold(static_cast<unsigned char>(text[1]));
+    std::uint32_t window = std::uint32_t{ascii_fold(static_cast<unsigned char>(text[0]))} << 8 |
+                           ascii_fold(static_cast<unsigned char>(text[1]));
     for (std::size_t at = 2; at < text.size(); ++at) {
-        window = (window << 8 | fold(static_cast<unsigned char>(text[at]))) & 0xffffff;
+        window = (window << 8 | ascii_fold(static_cast<unsigned char>(text[at]))) & 0xffffff;
         out.push_back(window);
     }
 }
@@ -299,7 +278,7 @@ std::string_view SearchIndex::text_of(Slot slot) const {
 // '\0' too) is checked against the lead's own fields.
 bool SearchIndex::slot_contains(Slot slot, std::string_view folded_needle) const {
     if (text_of(slot).find(folded_needle) == std::string_view::npos) return false;
-    return folded_needle.find('\0') == std::string_view::npos || lead_contains(*slots_[slot], folded_needle);
+    return folded_needle.find('\0') == std::string_view::npos || lead_contains_folded(*slots_[slot], folded_needle);
 }
 
 void SearchIndex::for_each_match(std::string_view needle, const std::function<void(const LeadPtr&)>& visit) const {

@@ -1,5 +1,7 @@
 #include "leadd/store/workspace_index.hpp"
 
+#include "leadd/store/ascii_fold.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <type_traits>
@@ -7,14 +9,6 @@
 namespace leadd::store {
 
 namespace {
-
-unsigned char fold(unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c; }
-
-std::string folded_copy(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) c = static_cast<char>(fold(static_cast<unsigned char>(c)));
-    return out;
-}
 
 constexpr LeadId lowest_id = 0;
 constexpr LeadId highest_id = std::numeric_limits<LeadId>::max();
@@ -118,7 +112,7 @@ namespace listing_order {
 
 ByName::Key ByName::key_of(std::string_view name) {
     const auto byte = [&](std::size_t i) -> std::uint64_t {
-        return i < name.size() ? fold(static_cast<unsigned char>(name[i])) : 0u;
+        return i < name.size() ? ascii_fold(static_cast<unsigned char>(name[i])) : 0u;
     };
     Key key;
     for (std::size_t i = 0; i < 8; ++i) key.high = (key.high << 8) | byte(i);
@@ -130,14 +124,14 @@ ByName::Key ByName::key_of(std::string_view name) {
 int ByName::compare_folded(std::string_view a, std::string_view b) {
     const std::size_t n = std::min(a.size(), b.size());
     for (std::size_t i = 0; i < n; ++i) {
-        const unsigned char ca = fold(static_cast<unsigned char>(a[i]));
-        const unsigned char cb = fold(static_cast<unsigned char>(b[i]));
+        const unsigned char ca = ascii_fold(static_cast<unsigned char>(a[i]));
+        const unsigned char cb = ascii_fold(static_cast<unsigned char>(b[i]));
         if (ca != cb) return ca < cb ? -1 : 1;
     }
     return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
 }
 
-ByName::Bound ByName::bound_of(const Entry& e) { return {e.key, folded_copy(e.lead->name), e.id}; }
+ByName::Bound ByName::bound_of(const Entry& e) { return {e.key, ascii_folded(e.lead->name), e.id}; }
 
 }  // namespace listing_order
 
@@ -147,7 +141,7 @@ ListPosition position_of(const Lead& lead, SortField sort) {
     switch (sort) {
     case SortField::CreatedAt: position.time = lead.created_at; break;
     case SortField::UpdatedAt: position.time = lead.updated_at; break;
-    case SortField::Name: position.name = folded_copy(lead.name); break;
+    case SortField::Name: position.name = ascii_folded(lead.name); break;
     }
     return position;
 }
@@ -382,12 +376,7 @@ std::optional<ListPage> WorkspaceIndex::read_search_by_walking(const ListQuery& 
     if (static_cast<double>(page.before + limit + 1) * static_cast<double>(n) / static_cast<double>(matches) >
         static_cast<double>(budget))
         return std::nullopt;
-    const std::string needle = folded_copy(*q.search);
-    const auto contains = [&](std::string_view text) {
-        return std::search(text.begin(), text.end(), needle.begin(), needle.end(), [](char t, char n) {
-                   return fold(static_cast<unsigned char>(t)) == static_cast<unsigned char>(n);
-               }) != text.end();
-    };
+    const std::string needle = ascii_folded(*q.search);
     const bool ascending = q.order == SortOrder::Asc;
     const auto walk = [&](const auto& tree, const auto& own) -> bool {
         std::size_t passed = 0;
@@ -395,7 +384,7 @@ std::optional<ListPage> WorkspaceIndex::read_search_by_walking(const ListQuery& 
         for (std::size_t read = 0; read < n; ++read) {
             if (read == budget) return false;
             const Lead& lead = *it->lead;
-            if (contains(lead.name) || contains(lead.email)) {
+            if (lead_contains_folded(lead, needle)) {
                 if (passed < page.before) {
                     ++passed;
                 } else if (page.leads.size() < limit) {
