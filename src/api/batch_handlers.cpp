@@ -145,7 +145,7 @@ http::Response create_leads(store::LeadStore& store, const http::Request& reques
     std::vector<std::optional<FieldError>> invalid(items.size());
     std::vector<store::NewLead> leads;  // the valid items, in order
     std::vector<std::size_t> item_of;   // leads[j] is item item_of[j]
-    std::vector<std::string> sent_emails;
+    std::vector<std::string_view> sent_emails;  // as each item spelled it (a 409 reports that); `items` outlives them
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (!items[i].is_object()) {
             invalid[i] = not_an_object("leads", i, items[i]);
@@ -157,7 +157,7 @@ http::Response create_leads(store::LeadStore& store, const http::Request& reques
             continue;
         }
         item_of.push_back(i);
-        sent_emails.push_back(std::get<store::NewLead>(checked).email);
+        sent_emails.emplace_back(items[i].get_object().at("email").get_string());
         leads.push_back(std::move(std::get<store::NewLead>(checked)));
     }
     if (atomic && leads.size() != items.size()) {

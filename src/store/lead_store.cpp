@@ -295,6 +295,7 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
     // Each item's lead before and after it, against the store as the earlier items leave it.
     // `after` is still unstamped and unversioned; equal to `before` when the item changes nothing.
     std::unordered_map<LeadId, std::shared_ptr<Lead>> staged;
+    staged.reserve(items.size());
     auto state_of = [&](LeadId id) -> std::shared_ptr<const Lead> {
         if (auto it = staged.find(id); it != staged.end()) return it->second;
         const Shard& shard = shard_of(id);
@@ -340,7 +341,8 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
             }
             step.after = std::make_shared<Lead>(std::move(std::get<Lead>(patched)));
         }
-        staged[item.id] = step.after;
+        // Only an update can be seen by a later item (an update of the same lead); a create's id is new.
+        if (item.patch) staged[item.id] = step.after;
     }
 
     // Every email stripe the batch touches, ascending; then each item's email, in order, against
@@ -364,6 +366,7 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
     for (auto i : stripe_indexes) stripe_locks.emplace_back(email_stripes_[i].mu);
 
     std::unordered_map<std::string, LeadId> owners_after;
+    owners_after.reserve(2 * items.size());  // an email change names two addresses
     auto owner_of = [&](const std::string& key) -> LeadId {
         if (auto it = owners_after.find(key); it != owners_after.end()) return it->second;
         const auto& owners = email_stripes_[stripe_index(key)].owners;
