@@ -53,7 +53,7 @@ TEST_CASE("keys are per workspace", "[idempotency]") {
     table.finish(answered("k", "fp", t0));
     CHECK(table.claim(ws + 1, "k", "fp", t0).verdict == Verdict::Run);
     CHECK(table.claim(ws, "k", "fp", t0).verdict == Verdict::Replay);
-    // The workspace id's bytes and the key do not run together: (ws, "ab") is not (ws', "b").
+    // A key that starts with a stored key is another key.
     CHECK(table.claim(ws, "kk", "fp", t0).verdict == Verdict::Run);
 }
 
