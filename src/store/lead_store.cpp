@@ -51,6 +51,9 @@ std::string email_key(WorkspaceId ws, std::string_view email) {
     return key;
 }
 
+EmailKey::EmailKey(WorkspaceId ws, std::string_view email)
+    : bytes(email_key(ws, email)), hash(std::hash<std::string>{}(bytes)) {}
+
 LeadStore::LeadStore(StoreOptions options)
     : options_(std::move(options)),
       shard_count_(power_of_two_at_least(options_.shards)),
@@ -58,10 +61,6 @@ LeadStore::LeadStore(StoreOptions options)
       shards_(std::make_unique<Shard[]>(shard_count_)),
       email_stripes_(std::make_unique<EmailStripe[]>(stripe_count_)) {
     if (!options_.clock) options_.clock = now_millis;
-}
-
-std::size_t LeadStore::stripe_index(const std::string& key) const {
-    return std::hash<std::string>{}(key) & (stripe_count_ - 1);
 }
 
 Millis LeadStore::stamp_after(Millis previous) const {
@@ -86,7 +85,7 @@ const LeadStore::WorkspaceLeads* LeadStore::find_workspace_leads(WorkspaceId ws)
 }
 
 void LeadStore::forget_email(const Lead& lead) {
-    const std::string key = email_key(lead.workspace, lead.email);
+    const EmailKey key(lead.workspace, lead.email);
     const std::size_t stripe = stripe_index(key);
     StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
     email_stripes_[stripe].owners.erase(key);
@@ -117,7 +116,7 @@ Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields, const Idempote
     lead->status = fields.status;
     lead->metadata = std::move(fields.metadata);
 
-    std::string key = email_key(ws, lead->email);
+    EmailKey key(ws, lead->email);
     const std::size_t stripe = stripe_index(key);
 
     Shard& shard = shard_of(id);
@@ -193,8 +192,8 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
     // earlier, another lead could take the old address and be logged (and listed) before this
     // lead is seen without it.
     std::optional<StripeLocks> stripe_locks;
-    const std::string old_key = email_key(ws, current.email);
-    const std::string new_key = email_key(ws, next.email);
+    const EmailKey old_key(ws, current.email);
+    const EmailKey new_key(ws, next.email);
     if (old_key != new_key) {
         const std::size_t old_stripe = stripe_index(old_key);
         const std::size_t new_stripe = stripe_index(new_key);
@@ -228,7 +227,7 @@ Result<Millis> LeadStore::remove(WorkspaceId ws, LeadId id, std::optional<std::u
     if (if_match && *if_match != lead->version) return StoreError{StoreErrc::PreconditionFailed, 0, {}};
 
     // The stripe stays locked until the deletion is logged and unlisted (see update()).
-    const std::string key = email_key(ws, lead->email);
+    const EmailKey key(ws, lead->email);
     const std::size_t stripe = stripe_index(key);
     StripeLocks stripe_lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
     email_stripes_[stripe].owners.erase(key);
@@ -294,7 +293,7 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
 
     // Each item's lead before and after it, against the store as the earlier items leave it.
     // `after` is still unstamped and unversioned; equal to `before` when the item changes nothing.
-    std::unordered_map<LeadId, std::shared_ptr<Lead>> staged;
+    boost::unordered_flat_map<LeadId, std::shared_ptr<Lead>> staged;
     staged.reserve(items.size());
     auto state_of = [&](LeadId id) -> std::shared_ptr<const Lead> {
         if (auto it = staged.find(id); it != staged.end()) return it->second;
@@ -347,15 +346,15 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
 
     // Every email stripe the batch touches, ascending; then each item's email, in order, against
     // the owners as the earlier items leave them (0: nobody).
-    std::vector<std::pair<std::string, std::string>> keys(items.size());  // (old, new) per item
+    std::vector<std::pair<EmailKey, EmailKey>> keys(items.size());  // (old, new) per item
     std::vector<std::size_t> stripe_indexes;
     for (std::size_t i = 0; i < items.size(); ++i) {
         const Step& step = steps[i];
         if (step.failed || step.after == step.before) continue;
-        keys[i].second = email_key(ws, step.after->email);
+        keys[i].second = EmailKey(ws, step.after->email);
         stripe_indexes.push_back(stripe_index(keys[i].second));
         if (step.before) {
-            keys[i].first = email_key(ws, step.before->email);
+            keys[i].first = EmailKey(ws, step.before->email);
             stripe_indexes.push_back(stripe_index(keys[i].first));
         }
     }
@@ -365,9 +364,9 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
     stripe_locks.reserve(stripe_indexes.size());
     for (auto i : stripe_indexes) stripe_locks.emplace_back(email_stripes_[i].mu);
 
-    std::unordered_map<std::string, LeadId> owners_after;
+    boost::unordered_flat_map<EmailKey, LeadId, EmailKey::Hash> owners_after;
     owners_after.reserve(2 * items.size());  // an email change names two addresses
-    auto owner_of = [&](const std::string& key) -> LeadId {
+    auto owner_of = [&](const EmailKey& key) -> LeadId {
         if (auto it = owners_after.find(key); it != owners_after.end()) return it->second;
         const auto& owners = email_stripes_[stripe_index(key)].owners;
         auto it = owners.find(key);
@@ -445,7 +444,7 @@ void LeadStore::install(LeadPtr lead) {
             previous.reset();
         }
     }
-    const std::string key = email_key(lead->workspace, lead->email);
+    const EmailKey key(lead->workspace, lead->email);
     const std::size_t stripe = stripe_index(key);
     {
         StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
@@ -473,7 +472,7 @@ void LeadStore::restore_snapshot_leads(std::vector<LeadPtr> leads) {
         }
     });
     for (const auto& lead : leads) {
-        std::string key = email_key(lead->workspace, lead->email);
+        EmailKey key(lead->workspace, lead->email);
         const std::size_t stripe = stripe_index(key);
         StripeLocks lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
         email_stripes_[stripe].owners.insert_or_assign(std::move(key), lead->id);
@@ -597,7 +596,7 @@ LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut) const {
         }
         for (const auto& [id, before] : shard.at_cut)
             if (before && !shard.leads.contains(id)) cut.leads.push_back(before);  // deleted since
-        std::unordered_map<LeadId, LeadPtr>().swap(shard.at_cut);
+        decltype(shard.at_cut)().swap(shard.at_cut);
         shard.cut_pending = false;
     }
     return cut;

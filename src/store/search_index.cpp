@@ -99,10 +99,6 @@ void reserve_for(Vector& vector, std::size_t more) {
 // other erase.
 constexpr std::size_t min_tombstones_to_compact = 1024;
 
-// What one node of a std::unordered_map costs on the heap: the next pointer, the value and
-// malloc's header, in 16-byte steps.
-constexpr std::size_t hash_node_bytes(std::size_t value_bytes) { return (sizeof(void*) + value_bytes + 8 + 15) / 16 * 16; }
-
 }  // namespace
 
 std::size_t SearchIndex::SlotById::home_of(LeadId id) const {
@@ -259,10 +255,8 @@ void SearchIndex::compact_if_mostly_tombstones() {
         list.resize(kept);
         if (list.capacity() > 2 * kept) list.shrink_to_fit();
     };
-    for (auto it = postings_.begin(); it != postings_.end();) {
-        rewrite(it->second);
-        it = it->second.empty() ? postings_.erase(it) : std::next(it);
-    }
+    for (auto& [trigram, list] : postings_) rewrite(list);
+    boost::unordered::erase_if(postings_, [](const auto& entry) { return entry.second.empty(); });
     rewrite(two_byte_field_slots_);
     slot_by_id_.renumber([&renumbered](Slot old) { return renumbered[old]; });
     tombstones_ = 0;
@@ -396,8 +390,8 @@ std::size_t SearchIndex::memory_bytes() const {
                         text_starts_.capacity() * sizeof(std::uint64_t) +
                         two_byte_field_slots_.capacity() * sizeof(Slot) + trigram_scratch_.capacity() * sizeof(Trigram);
     bytes += slot_by_id_.memory_bytes();
-    bytes += postings_.bucket_count() * sizeof(void*) +
-             postings_.size() * hash_node_bytes(sizeof(std::pair<const Trigram, PostingList>));
+    // A flat table: one value and one metadata byte per bucket.
+    bytes += postings_.bucket_count() * (sizeof(std::pair<const Trigram, PostingList>) + 1);
     for (const auto& [trigram, list] : postings_) bytes += list.capacity() * sizeof(Slot) + 16;  // + malloc header
     return bytes;
 }

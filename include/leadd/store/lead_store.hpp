@@ -42,6 +42,8 @@
 #include "leadd/store/workspace_index.hpp"
 #include "leadd/wal/log.hpp"
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -60,6 +62,21 @@ struct StoreOptions {
     std::size_t email_stripes = 64;  // rounded up to a power of two
     std::size_t max_metadata_bytes = 64 * 1024;
     std::function<Millis()> clock;   // defaults to now_millis; tests inject their own
+};
+
+// An email index key (email_key()) with its hash, computed once: it picks the stripe and the
+// slot in the stripe's table, and a table that grows rehashes without reading the key again.
+struct EmailKey {
+    std::string bytes;
+    std::size_t hash = 0;
+
+    EmailKey() = default;
+    EmailKey(WorkspaceId ws, std::string_view email);
+    bool empty() const { return bytes.empty(); }
+    friend bool operator==(const EmailKey& a, const EmailKey& b) { return a.hash == b.hash && a.bytes == b.bytes; }
+    struct Hash {
+        std::size_t operator()(const EmailKey& key) const noexcept { return key.hash; }
+    };
 };
 
 class LeadStore {
@@ -179,15 +196,17 @@ public:
 private:
     struct alignas(64) Shard {
         mutable std::shared_mutex mu;
-        std::unordered_map<LeadId, LeadPtr> leads;
+        // Open addressing: a lookup is one probe of a flat array, an insert allocates nothing
+        // (std::unordered_map's node per lead and bucket chains were ~14 % of a batch import).
+        boost::unordered_flat_map<LeadId, LeadPtr> leads;
         // A cut in progress that has not copied this shard yet (see cut()), and the state at
         // the cut of each lead changed since (null: created since). Under mu.
         mutable bool cut_pending = false;
-        mutable std::unordered_map<LeadId, LeadPtr> at_cut;
+        mutable boost::unordered_flat_map<LeadId, LeadPtr> at_cut;
     };
     struct alignas(64) EmailStripe {
         std::mutex mu;
-        std::unordered_map<std::string, LeadId> owners;  // key: email_key()
+        boost::unordered_flat_map<EmailKey, LeadId, EmailKey::Hash> owners;
     };
     struct WorkspaceLeads {
         mutable std::shared_mutex mu;
@@ -200,7 +219,7 @@ private:
     static void keep_for_cut(Shard& shard, LeadId id, const LeadPtr& before) {
         if (shard.cut_pending) shard.at_cut.try_emplace(id, before);
     }
-    std::size_t stripe_index(const std::string& key) const;
+    std::size_t stripe_index(const EmailKey& key) const { return key.hash & (stripe_count_ - 1); }
     WorkspaceLeads& workspace_leads(WorkspaceId ws);
     const WorkspaceLeads* find_workspace_leads(WorkspaceId ws) const;
     void install(LeadPtr lead);  // recovery: insert or replace, with its email and ordering

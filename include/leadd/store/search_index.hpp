@@ -27,13 +27,14 @@
 
 #include "leadd/store/lead.hpp"
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace leadd::store {
@@ -103,7 +104,7 @@ private:
     std::vector<std::uint64_t> text_starts_;   // per slot: where its text begins in texts_
     std::size_t tombstones_ = 0;
     SlotById slot_by_id_;
-    std::unordered_map<Trigram, PostingList> postings_;
+    boost::unordered_flat_map<Trigram, PostingList> postings_;  // open addressing: ~40 lookups per lead added
     PostingList two_byte_field_slots_;         // slots whose name or email is exactly 2 bytes
     std::vector<Trigram> trigram_scratch_;     // reused by add_slot, so indexing does not allocate
 };
