@@ -185,6 +185,39 @@ void BM_CreateDuplicateEmail(benchmark::State& state) {
 }
 BENCHMARK(BM_CreateDuplicateEmail)->Arg(10'000)->Arg(1'000'000);
 
+// One 1000-lead POST /api/v1/leads/batch below HTTP: create_all into a store that keeps growing
+// (to 500 000 leads over the run, as an import does), leads shaped like load/batch_create.lua's.
+// What it costs per lead: the id and email maps, the listing and search indexes, the memory
+// they take from the kernel. No log attached (BM_LogAppend measures that part).
+void BM_StoreCreateBatch(benchmark::State& state) {
+    constexpr std::size_t batch = 1000;
+    store::LeadStore growing;
+    std::size_t created = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        std::vector<store::NewLead> leads;
+        leads.reserve(batch);
+        for (std::size_t i = 0; i < batch; ++i, ++created) {
+            store::NewLead lead;
+            lead.name = "Load Test " + std::to_string(created);
+            lead.email = "lt-1700000000-0-" + std::to_string(created) + "@example.com";
+            lead.phone = "+1-555-456-7890";
+            lead.source = "wrk";
+            json::object metadata;
+            metadata["company"] = "New Tech Corp";
+            metadata["seq"] = created;
+            lead.metadata = std::move(metadata);
+            leads.push_back(std::move(lead));
+        }
+        state.ResumeTiming();
+        auto outcome = growing.create_all(workspace, std::move(leads), store::LeadStore::BatchMode::EachOnItsOwn);
+        if (!outcome.applied()) state.SkipWithError("batch refused");
+        benchmark::DoNotOptimize(outcome);
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(created));
+}
+BENCHMARK(BM_StoreCreateBatch)->Iterations(500)->Unit(benchmark::kMicrosecond);
+
 // Log::append under --fsync none: framing one lead record into the group-commit batch (the
 // flusher thread writes batches to a temp dir meanwhile).
 void BM_LogAppend(benchmark::State& state) {
