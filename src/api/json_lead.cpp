@@ -4,6 +4,7 @@
 #include "leadd/store/ids.hpp"
 
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 #include <charconv>
 
@@ -36,13 +37,21 @@ void append_json_string(std::string& out, std::string_view s) {
     out.push_back('"');
 }
 
+void append_json(std::string& out, const boost::json::object& value) {
+    // Serialized straight into `out`, through a buffer on the stack, not a string of its own.
+    boost::json::serializer writer;
+    writer.reset(&value);
+    char buffer[512];
+    while (!writer.done()) out.append(writer.read(buffer, sizeof buffer));
+}
+
 std::string render_lead_json(const store::Lead& lead) {
     // Written directly, in the documented key order: building a json::object first costs more
     // than the rest of a GET.
     std::string out;
     out.reserve(256 + lead.name.size() + lead.email.size());
     out += R"({"id":")";
-    out += store::format_hex_id("lead_", lead.id);
+    store::append_hex_id(out, "lead_", lead.id);
     out += R"(","name":)";
     append_json_string(out, lead.name);
     out += R"(,"email":)";
@@ -56,13 +65,13 @@ std::string render_lead_json(const store::Lead& lead) {
     out += R"(,"status":")";
     out += store::to_string(lead.status);
     out += R"(","metadata":)";
-    out += boost::json::serialize(lead.metadata);
+    append_json(out, lead.metadata);
     out += R"(,"createdAt":")";
-    out += store::format_iso8601(lead.created_at);
+    store::append_iso8601(out, lead.created_at);
     out += R"(","updatedAt":")";
-    out += store::format_iso8601(lead.updated_at);
+    store::append_iso8601(out, lead.updated_at);
     out += R"(","workspaceId":")";
-    out += store::format_hex_id("ws_", lead.workspace);
+    store::append_hex_id(out, "ws_", lead.workspace);
     out += R"("})";
     return out;
 }

@@ -54,7 +54,7 @@ bool read_digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& o
 
 }  // namespace
 
-std::string format_iso8601(Millis t) {
+void append_iso8601(std::string& out, Millis t) {
     std::int64_t days = t / 86'400'000;
     std::int64_t ms_of_day = t % 86'400'000;
     if (ms_of_day < 0) {
@@ -66,10 +66,10 @@ std::string format_iso8601(Millis t) {
     civil_from_days(days, y, m, d);
     const auto secs = ms_of_day / 1000;
     // Written digit by digit: this runs for every timestamp of every response.
-    std::string out(24, '\0');
-    auto put = [&out](std::size_t at, std::int64_t value, int width) {
+    const std::size_t base = out.size();
+    auto put = [&out, base](std::size_t at, std::int64_t value, int width) {
         for (int i = width - 1; i >= 0; --i, value /= 10)
-            out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
+            out[base + at + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
     };
     if (y < 0 || y > 9999) {  // outside what the API shows; keep the general form
         char buf[64];
@@ -77,22 +77,29 @@ std::string format_iso8601(Millis t) {
                       static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
                       static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
                       static_cast<long long>(ms_of_day % 1000));
-        return buf;
+        out += buf;
+        return;
     }
+    out.resize(base + 24);
     put(0, y, 4);
-    out[4] = '-';
+    out[base + 4] = '-';
     put(5, m, 2);
-    out[7] = '-';
+    out[base + 7] = '-';
     put(8, d, 2);
-    out[10] = 'T';
+    out[base + 10] = 'T';
     put(11, secs / 3600, 2);
-    out[13] = ':';
+    out[base + 13] = ':';
     put(14, secs / 60 % 60, 2);
-    out[16] = ':';
+    out[base + 16] = ':';
     put(17, secs % 60, 2);
-    out[19] = '.';
+    out[base + 19] = '.';
     put(20, ms_of_day % 1000, 3);
-    out[23] = 'Z';
+    out[base + 23] = 'Z';
+}
+
+std::string format_iso8601(Millis t) {
+    std::string out;
+    append_iso8601(out, t);
     return out;
 }
 

@@ -2,14 +2,20 @@
 
 namespace leadd::store {
 
-std::string format_hex_id(std::string_view prefix, std::uint64_t value) {
+void append_hex_id(std::string& out, std::string_view prefix, std::uint64_t value) {
     static constexpr char digits[] = "0123456789abcdef";
-    std::string out(prefix);
-    out.resize(prefix.size() + 16);
+    out.append(prefix);
+    const std::size_t at = out.size();
+    out.resize(at + 16);
     for (int i = 15; i >= 0; --i) {
-        out[prefix.size() + static_cast<std::size_t>(i)] = digits[value & 0xf];
+        out[at + static_cast<std::size_t>(i)] = digits[value & 0xf];
         value >>= 4;
     }
+}
+
+std::string format_hex_id(std::string_view prefix, std::uint64_t value) {
+    std::string out;
+    append_hex_id(out, prefix, value);
     return out;
 }
 

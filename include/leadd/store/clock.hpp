@@ -13,6 +13,7 @@ Millis now_millis();
 
 // Always 24 characters, UTC, millisecond precision.
 std::string format_iso8601(Millis t);
+void append_iso8601(std::string& out, Millis t);  // the same, appended to `out`
 
 // Accepts exactly the form format_iso8601 writes (and only valid calendar dates).
 std::optional<Millis> parse_iso8601(std::string_view s);

@@ -10,6 +10,8 @@
 namespace leadd::store {
 
 std::string format_hex_id(std::string_view prefix, std::uint64_t value);
+// The same, appended to `out` (a response being written needs no string of its own).
+void append_hex_id(std::string& out, std::string_view prefix, std::uint64_t value);
 // Parses prefix + exactly 16 lowercase hex digits.
 std::optional<std::uint64_t> parse_hex_id(std::string_view prefix, std::string_view text);
 
