@@ -13,6 +13,11 @@ constexpr std::uint8_t has_phone = 1, has_source = 2;
 
 std::string encode_lead(const Lead& lead) {
     wal::PayloadWriter w;
+    encode_lead(lead, w);
+    return std::move(w.bytes());
+}
+
+void encode_lead(const Lead& lead, wal::PayloadWriter& w) {
     w.u64(lead.workspace);
     w.u64(lead.id);
     w.u64(lead.version);
@@ -25,7 +30,6 @@ std::string encode_lead(const Lead& lead) {
     if (lead.phone) w.str(*lead.phone);
     if (lead.source) w.str(*lead.source);
     w.str(boost::json::serialize(lead.metadata));
-    return std::move(w.bytes());
 }
 
 std::optional<Lead> decode_lead(std::string_view payload) {

@@ -364,24 +364,32 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
     stripe_locks.reserve(stripe_indexes.size());
     for (auto i : stripe_indexes) stripe_locks.emplace_back(email_stripes_[i].mu);
 
-    boost::unordered_flat_map<EmailKey, LeadId, EmailKey::Hash> owners_after;
+    // Keyed by the addresses of keys' entries (hashed and compared as the keys they point to),
+    // so no key is copied; the stripes' tables take them over at the end.
+    struct SameKey {
+        bool operator()(const EmailKey* a, const EmailKey* b) const { return *a == *b; }
+    };
+    struct KeyHash {
+        std::size_t operator()(const EmailKey* key) const { return key->hash; }
+    };
+    boost::unordered_flat_map<EmailKey*, LeadId, KeyHash, SameKey> owners_after;
     owners_after.reserve(2 * items.size());  // an email change names two addresses
-    auto owner_of = [&](const EmailKey& key) -> LeadId {
-        if (auto it = owners_after.find(key); it != owners_after.end()) return it->second;
+    auto owner_of = [&](EmailKey& key) -> LeadId {
+        if (auto it = owners_after.find(&key); it != owners_after.end()) return it->second;
         const auto& owners = email_stripes_[stripe_index(key)].owners;
         auto it = owners.find(key);
         return it == owners.end() ? 0 : it->second;
     };
     for (std::size_t i = 0; i < items.size(); ++i) {
-        const auto& [old_key, new_key] = keys[i];
+        auto& [old_key, new_key] = keys[i];
         if (steps[i].failed || new_key.empty() || old_key == new_key) continue;
         if (const LeadId owner = owner_of(new_key); owner != 0 && owner != items[i].id) {
             out.failures.emplace_back(i, StoreError{StoreErrc::DuplicateEmail, owner, "email"});
             steps[i].failed = true;
             continue;
         }
-        if (!old_key.empty()) owners_after[old_key] = 0;
-        owners_after[new_key] = items[i].id;
+        if (!old_key.empty()) owners_after[&old_key] = 0;
+        owners_after[&new_key] = items[i].id;
     }
     if (!out.failures.empty()) {
         std::sort(out.failures.begin(), out.failures.end(),
@@ -392,15 +400,16 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
 
     // All checks passed: stamp, install, list and log, all under the locks taken above.
     for (const auto& [key, id] : owners_after) {
-        auto& owners = email_stripes_[stripe_index(key)].owners;
-        if (id == 0) owners.erase(key);
-        else owners[key] = id;
+        auto& owners = email_stripes_[stripe_index(*key)].owners;
+        if (id == 0) owners.erase(*key);
+        else owners.insert_or_assign(std::move(*key), id);  // keys is not read after this
     }
     const Millis now = options_.clock();
     const auto changed = static_cast<std::uint64_t>(std::count_if(
         steps.begin(), steps.end(), [](const Step& s) { return !s.failed && s.after != s.before; }));
     wal::PayloadWriter record;
     record.u64(changed);
+    wal::PayloadWriter encoded;  // one lead's payload; its buffer serves every lead of the batch
     out.leads.reserve(items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
         Step& step = steps[i];
@@ -420,7 +429,9 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
             keep_for_cut(shard, items[i].id, slot);  // the first change of the lead in this batch wins
             slot = step.after;
             index_for_listing(step.after, step.before.get());
-            record.str(encode_lead(*step.after));
+            encoded.bytes().clear();
+            encode_lead(*step.after, encoded);
+            record.str(encoded.bytes());
         }
         out.leads.push_back(step.after);
     }

@@ -3,6 +3,7 @@
 // snapshot header (the id counter). Binary, so a typical lead costs ~1.2x its JSON-free fields.
 
 #include "leadd/store/lead.hpp"
+#include "leadd/wal/codec.hpp"
 
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 namespace leadd::store {
 
 std::string encode_lead(const Lead& lead);
+void encode_lead(const Lead& lead, wal::PayloadWriter& out);  // appends; a batch reuses one buffer
 std::optional<Lead> decode_lead(std::string_view payload);
 
 struct LeadDeletion {
