@@ -230,7 +230,7 @@ void SearchIndex::compact_if_mostly_tombstones() {
     std::size_t live_text_bytes = 0;
     for (std::size_t old = 0; old < slots_.size(); ++old)
         if (slots_[old]) live_text_bytes += text_of(static_cast<Slot>(old)).size();
-    std::vector<char> live_texts;
+    PodVector<char> live_texts;
     live_texts.reserve(live_text_bytes);
     Slot next = 0;
     for (std::size_t old = 0; old < slots_.size(); ++old) {
@@ -238,7 +238,7 @@ void SearchIndex::compact_if_mostly_tombstones() {
         renumbered[old] = next;
         const std::string_view text = text_of(static_cast<Slot>(old));
         text_starts_[next] = live_texts.size();
-        live_texts.insert(live_texts.end(), text.begin(), text.end());
+        live_texts.append(text.data(), text.size());
         slots_[next] = std::move(slots_[old]);
         byte_masks_[next] = byte_masks_[old];
         ++next;

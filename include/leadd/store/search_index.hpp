@@ -26,6 +26,7 @@
 // 2-byte name or email.
 
 #include "leadd/store/lead.hpp"
+#include "leadd/store/pod_vector.hpp"
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
@@ -59,7 +60,7 @@ public:
 private:
     using Slot = std::uint32_t;
     using Trigram = std::uint32_t;  // three folded bytes, the first in bits 16..23
-    using PostingList = std::vector<Slot>;
+    using PostingList = PodVector<Slot>;
 
     // LeadId -> slot, open addressing with linear probing in two flat arrays: 12 bytes a bucket,
     // at most 3/4 full, where std::unordered_map spends a ~32-byte heap node per lead plus its
@@ -99,9 +100,9 @@ private:
     void for_each_trigram_match(std::string_view folded, const std::function<void(const LeadPtr&)>& visit) const;
 
     std::vector<LeadPtr> slots_;               // null = tombstone
-    std::vector<std::uint64_t> byte_masks_;    // per slot: which bytes its name and email contain
-    std::vector<char> texts_;                  // per slot: folded name, '\0', folded email
-    std::vector<std::uint64_t> text_starts_;   // per slot: where its text begins in texts_
+    PodVector<std::uint64_t> byte_masks_;    // per slot: which bytes its name and email contain
+    PodVector<char> texts_;                  // per slot: folded name, '\0', folded email
+    PodVector<std::uint64_t> text_starts_;   // per slot: where its text begins in texts_
     std::size_t tombstones_ = 0;
     SlotById slot_by_id_;
     boost::unordered_flat_map<Trigram, PostingList> postings_;  // open addressing: ~40 lookups per lead added
