@@ -37,7 +37,7 @@ struct ItemResults {
     void success(std::size_t index, int status, const store::Lead& lead) {
         open(index, status);
         text += R"(,"data":)";
-        text += lead_json_text(lead);
+        append_lead_json(text, lead);  // a write's answer: not cached (json_lead.hpp)
         text += '}';
         ++succeeded;
     }

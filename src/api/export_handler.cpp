@@ -51,8 +51,7 @@ void append_csv_row(std::string& out, const store::Lead& lead) {
 }
 
 void append_ndjson_line(std::string& out, const store::Lead& lead) {
-    if (const std::string* cached = lead.json.peek()) out += *cached;
-    else out += render_lead_json(lead);
+    append_lead_json(out, lead);  // the cached text if a read made it; an export does not fill the cache
     out.push_back('\n');
 }
 

@@ -21,8 +21,12 @@ using store::StoreErrc;
 
 namespace {
 
-http::Response lead_response(int status, const store::Lead& lead) {
-    auto r = http::success_response_text(status, lead_json_text(lead));
+// A read answers from (and fills) the lead's cached JSON; a write renders without caching
+// (json_lead.hpp says why).
+enum class Answering { Read, Write };
+http::Response lead_response(int status, const store::Lead& lead, Answering answering) {
+    auto r = answering == Answering::Read ? http::success_response_text(status, lead_json_text(lead))
+                                          : http::success_response_text(status, render_lead_json(lead));
     r.set_header("ETag", etag_of(lead));
     return r;
 }
@@ -44,7 +48,7 @@ std::optional<std::uint64_t> expected_version(const http::Request& request, cons
 std::string location_of(const store::Lead& lead) { return "/api/v1/leads/" + store::format_hex_id("lead_", lead.id); }
 
 http::Response created_response(const store::Lead& lead) {
-    auto r = lead_response(201, lead);
+    auto r = lead_response(201, lead, Answering::Write);
     r.set_header("Location", location_of(lead));
     return r;
 }
@@ -152,7 +156,7 @@ http::Response LeadHandlers::get(const http::Request& request, store::WorkspaceI
             return r;
         }
     }
-    return lead_response(200, *lead);
+    return lead_response(200, *lead, Answering::Read);
 }
 
 http::Response LeadHandlers::update(const http::Request& request, store::WorkspaceId ws,
@@ -171,7 +175,7 @@ http::Response LeadHandlers::update(const http::Request& request, store::Workspa
     const std::string sent_email = p.email.value_or("");
     auto updated = store_.update(ws, *id, p);
     if (!updated) return store_error(request, updated.error(), sent_email, &std::get<json::object>(body));
-    return lead_response(200, *updated.value());
+    return lead_response(200, *updated.value(), Answering::Write);
 }
 
 http::Response LeadHandlers::remove(const http::Request& request, store::WorkspaceId ws,

@@ -173,6 +173,26 @@ TEST_CASE("POST creates: 201, Location, ETag, exactly the lead's keys", "[handle
     CHECK(header_of(got, "ETag") == "\"1\"");
 }
 
+TEST_CASE("writes answer without caching the lead's JSON; a read caches it, and answers the same bytes", "[handlers][cache]") {
+    Api api;
+    const auto created = api.create(R"({"name":"Cache Me","email":"cache@example.com","metadata":{"k":[1,2]}})");
+    REQUIRE(created.status == 201);
+    const std::string id = id_of(parsed(created).at("data").as_object());
+    const auto stored = [&] { return api.store.get(api.ws_a.id, *leadd::store::parse_hex_id("lead_", id)); };
+    CHECK(stored()->json.peek() == nullptr);  // a create (an import's leads, mostly never read) keeps no copy
+
+    const auto got = api.get(id);
+    REQUIRE(got.status == 200);
+    REQUIRE(stored()->json.peek() != nullptr);
+    CHECK(got.body == created.body);  // same lead, same version: the same bytes either way
+    CHECK(stored()->json.peek()->capacity() == stored()->json.peek()->size());  // kept without growth slack
+
+    const auto updated = api.put(id, R"({"status":"contacted"})");
+    REQUIRE(updated.status == 200);
+    CHECK(stored()->json.peek() == nullptr);  // the new version: not cached by the write
+    CHECK(api.get(id).body == updated.body);
+}
+
 TEST_CASE("POST takes every optional field", "[handlers][create]") {
     Api api;
     const auto lead = api.create_ok(R"({"name":"Ann","email":"ann@example.com","phone":"+1-555-456-7890",

@@ -9,10 +9,14 @@
 
 namespace leadd::api {
 
-// The lead's JSON text: rendered once per lead version and cached in the lead.
+// The lead's JSON text, for reads (GET, list): rendered once per lead version and cached in the
+// lead. Writes answer with render_lead_json / append_lead_json instead: caching every created or
+// updated version cost ~400 bytes per lead whether or not anyone read it (a batch import's
+// leads mostly are not), and reads fill the cache anyway.
 const std::string& lead_json_text(const store::Lead& lead);
-// Renders without the cache (what lead_json_text caches).
+// The same text without filling the cache (the cached text when a read already made it).
 std::string render_lead_json(const store::Lead& lead);
+void append_lead_json(std::string& out, const store::Lead& lead);
 // Appends `s` as a JSON string literal (quotes and escapes included).
 void append_json_string(std::string& out, std::string_view s);
 // Appends `value` serialized (what boost::json::serialize returns, without its own string).
