@@ -410,6 +410,7 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
     wal::PayloadWriter record;
     record.u64(changed);
     wal::PayloadWriter encoded;  // one lead's payload; its buffer serves every lead of the batch
+    std::vector<LeadPtr> created;  // listed after the loop, in listing order (see list_created)
     out.leads.reserve(items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
         Step& step = steps[i];
@@ -428,15 +429,33 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
             LeadPtr& slot = shard.leads[items[i].id];
             keep_for_cut(shard, items[i].id, slot);  // the first change of the lead in this batch wins
             slot = step.after;
-            index_for_listing(step.after, step.before.get());
+            if (step.before) index_for_listing(step.after, step.before.get());
+            else created.push_back(step.after);
             encoded.bytes().clear();
             encode_lead(*step.after, encoded);
             record.str(encoded.bytes());
         }
         out.leads.push_back(step.after);
     }
+    list_created(ws, std::move(created));
     if (changed || idempotent) log_write(wal::RecordType::LeadBatch, std::move(record.bytes()), ws, idempotent, out);
     return out;
+}
+
+void LeadStore::list_created(WorkspaceId ws, std::vector<LeadPtr> created) {
+    if (created.empty()) return;
+    // A batch's creates share one createdAt, and the listing orders ties by id: in id order each
+    // one lands after the others, the createdAt and updatedAt orders' cheap path (an append).
+    std::sort(created.begin(), created.end(), [](const LeadPtr& a, const LeadPtr& b) { return a->id < b->id; });
+    // The listing lock is taken per run of leads, not per lead, yet released often enough that a
+    // list waits for one run at most, not for the whole batch.
+    constexpr std::size_t leads_per_hold = 64;
+    auto& wl = workspace_leads(ws);
+    for (std::size_t first = 0; first < created.size(); first += leads_per_hold) {
+        std::unique_lock lock(wl.mu);
+        for (std::size_t i = first; i < std::min(first + leads_per_hold, created.size()); ++i)
+            wl.index.put(created[i], nullptr);
+    }
 }
 
 void LeadStore::install(LeadPtr lead) {

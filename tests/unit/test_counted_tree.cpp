@@ -77,6 +77,31 @@ TEST_CASE("counted tree: random inserts and erases agree with std::set (default 
     for (unsigned seed : {5u, 6u}) random_operations<CountedTree<IntTraits>>(seed, 20000, 40000, 4000);
 }
 
+TEST_CASE("counted tree: appends interleaved with erases anywhere, including at the end", "[counted_tree]") {
+    // Appends take a shortcut (the last leaf, the rightmost path's sizes): erases in the middle
+    // and at the end (emptying and merging the last leaves) must leave it landing right.
+    std::mt19937 rng(11);
+    CountedTree<IntTraits, 4, 4> tree;
+    std::set<int> model;
+    int next = 0;
+    for (int step = 0; step < 30000; ++step) {
+        const int r = std::uniform_int_distribution<int>(0, 9)(rng);
+        if (r < 6) {
+            REQUIRE(tree.insert(next));
+            model.insert(next++);
+        } else if (r < 8 || model.empty()) {
+            const int k = std::uniform_int_distribution<int>(0, std::max(next, 1))(rng);
+            REQUIRE(tree.erase(k) == (model.erase(k) == 1));
+        } else {
+            const int last = *model.rbegin();
+            REQUIRE(tree.erase(last));
+            model.erase(last);
+        }
+        if (step % 1000 == 0) check_against(tree, model, next + 2);
+    }
+    check_against(tree, model, next + 2);
+}
+
 TEST_CASE("counted tree: ascending and descending loads, then erasing everything", "[counted_tree]") {
     CountedTree<IntTraits, 8, 4> ascending, descending;
     std::set<int> model;

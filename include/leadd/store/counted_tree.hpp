@@ -123,6 +123,20 @@ public:
             ++leaves_;
             root_ = first_ = last_ = leaf;
         }
+        // An entry after every other (a create in the createdAt and updatedAt orders) goes to the
+        // end of the last leaf: the path there is the rightmost one, so it needs no comparisons
+        // on the way down, only each level's last subtree size counted up.
+        if (last_->count != 0 && last_->count < LeafCapacity &&
+            Traits::less(last_->entries[last_->count - 1], entry)) {
+            last_->entries[last_->count++] = entry;
+            for (Node* node = root_; !node->is_leaf;) {
+                auto* inner = static_cast<Inner*>(node);
+                ++inner->sizes[inner->count - 1u];
+                node = inner->children[inner->count - 1u];
+            }
+            ++size_;
+            return true;
+        }
         Path path;
         Leaf* leaf = descend(entry, path);
         const auto pos = static_cast<unsigned>(lower_in_leaf(leaf, entry) - leaf->entries.data());

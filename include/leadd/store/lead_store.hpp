@@ -228,6 +228,7 @@ private:
     // `previous`: the lead's state before an update (its entry under its old status goes).
     void index_for_listing(const LeadPtr& lead, const Lead* previous = nullptr);
     void unindex_from_listing(const Lead& lead);
+    void list_created(WorkspaceId ws, std::vector<LeadPtr> created);  // a batch's new leads
     Millis stamp_after(Millis previous) const;
     // The lead `patch` makes of `current` (not yet stamped or versioned), or why it may not.
     std::variant<Lead, StoreError> apply_patch(const Lead& current, const LeadPatch& patch) const;
