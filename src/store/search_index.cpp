@@ -157,14 +157,15 @@ std::size_t SearchIndex::SlotById::memory_bytes() const {
     return ids_.capacity() * sizeof(LeadId) + slots_.capacity() * sizeof(Slot);
 }
 
-void SearchIndex::put(const LeadPtr& lead, [[maybe_unused]] const Lead* previous) {
-    Slot* const slot = slot_by_id_.find(lead->id);
-    assert((previous == nullptr) == (slot == nullptr) && (previous == nullptr || previous->id == lead->id));
-    if (slot == nullptr) {
+void SearchIndex::put(const LeadPtr& lead, const Lead* previous) {
+    if (previous == nullptr) {  // a create: the id is new, no lookup needed (a cache miss saved)
+        assert(slot_by_id_.find(lead->id) == nullptr);
         const Slot added = add_slot(lead);
         slot_by_id_.insert(lead->id) = added;
         return;
     }
+    Slot* const slot = slot_by_id_.find(lead->id);
+    assert(slot != nullptr && previous->id == lead->id);
     // Compared with what the slot holds (the previous state) rather than `previous` itself, so
     // the postings always describe the strings they were built from.
     LeadPtr& stored = slots_[*slot];
