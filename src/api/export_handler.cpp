@@ -5,7 +5,6 @@
 #include "leadd/store/clock.hpp"
 #include "leadd/store/ids.hpp"
 
-#include <boost/json/serialize.hpp>
 
 #include <utility>
 
@@ -40,7 +39,7 @@ void append_csv_row(std::string& out, const store::Lead& lead) {
     out.push_back(',');
     out += store::to_string(lead.status);
     out.push_back(',');
-    append_csv_field(out, boost::json::serialize(lead.metadata));  // as in the lead's JSON
+    append_csv_field(out, lead.metadata.text());  // as in the lead's JSON
     out.push_back(',');
     out += store::format_hex_id("ws_", lead.workspace);
     out.push_back(',');

@@ -3,9 +3,6 @@
 #include "leadd/store/clock.hpp"
 #include "leadd/store/ids.hpp"
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/serializer.hpp>
-
 #include <charconv>
 
 namespace leadd::api {
@@ -37,14 +34,6 @@ void append_json_string(std::string& out, std::string_view s) {
     out.push_back('"');
 }
 
-void append_json(std::string& out, const boost::json::object& value) {
-    // Serialized straight into `out`, through a buffer on the stack, not a string of its own.
-    boost::json::serializer writer;
-    writer.reset(&value);
-    char buffer[512];
-    while (!writer.done()) out.append(writer.read(buffer, sizeof buffer));
-}
-
 void append_lead_json(std::string& out, const store::Lead& lead) {
     if (const std::string* cached = lead.json.peek()) {
         out += *cached;
@@ -68,7 +57,7 @@ void append_lead_json(std::string& out, const store::Lead& lead) {
     out += R"(,"status":")";
     out += store::to_string(lead.status);
     out += R"(","metadata":)";
-    append_json(out, lead.metadata);
+    out += lead.metadata.text();
     out += R"(,"createdAt":")";
     store::append_iso8601(out, lead.created_at);
     out += R"(","updatedAt":")";

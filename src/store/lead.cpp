@@ -1,12 +1,40 @@
 #include "leadd/store/lead.hpp"
 
+#include "leadd/store/json_parse.hpp"
+
+#include <boost/json/serializer.hpp>
+
 #include <array>
+#include <stdexcept>
 
 namespace leadd::store {
 
 namespace {
 constexpr std::array<std::string_view, 6> status_names = {
     "new", "contacted", "qualified", "converted", "lost", "follow_up"};
+}
+
+Metadata::Metadata(const boost::json::object& object) {
+    // Through a buffer on the stack: a typical lead's metadata fits, and its text is then one
+    // allocation of exactly its size (boost::json::serialize grows a string, leaving slack that
+    // every lead would keep).
+    boost::json::serializer writer;
+    writer.reset(&object);
+    char buffer[1024];
+    const std::string_view first = writer.read(buffer, sizeof buffer);
+    text_.assign(first.data(), first.size());
+    while (!writer.done()) {
+        const std::string_view more = writer.read(buffer, sizeof buffer);
+        text_.append(more.data(), more.size());
+    }
+}
+
+boost::json::object Metadata::object() const {
+    boost::system::error_code ec;
+    auto parsed = parse_json(text_, ec);
+    // Never: the text only ever comes from serializing an object.
+    if (ec || !parsed.is_object()) throw std::logic_error("lead metadata is not a serialized object");
+    return std::move(parsed.get_object());
 }
 
 std::string_view to_string(Status s) { return status_names[static_cast<std::size_t>(s)]; }

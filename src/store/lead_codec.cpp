@@ -3,7 +3,6 @@
 #include "leadd/store/json_parse.hpp"
 #include "leadd/wal/codec.hpp"
 
-#include <boost/json/serialize.hpp>
 
 namespace leadd::store {
 
@@ -29,7 +28,7 @@ void encode_lead(const Lead& lead, wal::PayloadWriter& w) {
     w.str(lead.email);
     if (lead.phone) w.str(*lead.phone);
     if (lead.source) w.str(*lead.source);
-    w.str(boost::json::serialize(lead.metadata));
+    w.str(lead.metadata.text());
 }
 
 std::optional<Lead> decode_lead(std::string_view payload) {
@@ -52,7 +51,9 @@ std::optional<Lead> decode_lead(std::string_view payload) {
     boost::system::error_code ec;
     auto parsed = parse_json(metadata, ec);
     if (ec || !parsed.is_object()) return std::nullopt;
-    lead.metadata = std::move(parsed.get_object());
+    // Written again by the serializer rather than kept as read: a damaged or crafted record may
+    // spell the object otherwise (spaces, 1.0e2), and a lead's text is always the canonical one.
+    lead.metadata = Metadata(parsed.get_object());
     return lead;
 }
 

@@ -6,7 +6,6 @@
 #include "leadd/store/merge_patch.hpp"
 #include "leadd/wal/codec.hpp"
 
-#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <iterator>
@@ -162,9 +161,10 @@ std::variant<Lead, StoreError> LeadStore::apply_patch(const Lead& current, const
     if (patch.source) next.source = *patch.source;
     if (patch.status) next.status = *patch.status;
     if (patch.metadata_merge) {
-        apply_merge_patch(next.metadata, *patch.metadata_merge);
-        if (next.metadata != current.metadata &&
-            boost::json::serialize(next.metadata).size() > options_.max_metadata_bytes)
+        boost::json::object merged = current.metadata.object();
+        apply_merge_patch(merged, *patch.metadata_merge);
+        next.metadata = merged;
+        if (next.metadata != current.metadata && next.metadata.text().size() > options_.max_metadata_bytes)
             return StoreError{StoreErrc::MetadataTooLarge, 0, "metadata"};
     }
     return next;

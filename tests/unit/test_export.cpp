@@ -152,7 +152,7 @@ TEST_CASE("a CSV row holds every field of the lead's JSON and parses back to it"
     CHECK(records[2][3].empty());  // null phone
     CHECK(records[2][4].empty());  // null source
     CHECK(records[2][6] == "{}");
-    CHECK(json::parse(records[1][6]) == json::value(full->metadata));
+    CHECK(json::parse(records[1][6]) == json::value(full->metadata.object()));
 }
 
 TEST_CASE("an NDJSON line is the lead's GET JSON, and exporting does not fill the JSON cache", "[export]") {

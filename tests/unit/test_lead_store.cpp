@@ -104,7 +104,7 @@ TEST_CASE("create stores every field and stamps createdAt = updatedAt = now", "[
     CHECK(lead->phone == std::optional<std::string>("+1-555-456-7890"));
     CHECK(lead->source == std::optional<std::string>("webinar"));
     CHECK(lead->status == Status::Qualified);
-    CHECK(json::value(lead->metadata) == json::parse(R"({"company":"New Tech Corp","gone":null})"));
+    CHECK(json::value(lead->metadata.object()) == json::parse(R"({"company":"New Tech Corp","gone":null})"));
     CHECK(lead->created_at == 1705314600000);
     CHECK(lead->updated_at == 1705314600000);
     CHECK(lead->version == 1);
@@ -359,7 +359,7 @@ TEST_CASE("every real change bumps the version by one", "[store]") {
     CHECK_FALSE(final->phone.has_value());
     CHECK(final->source == std::optional<std::string>("referral"));
     CHECK(final->status == Status::Converted);
-    CHECK(json::value(final->metadata) == json::parse(R"({"k":"v"})"));
+    CHECK(json::value(final->metadata.object()) == json::parse(R"({"k":"v"})"));
     CHECK(final->version == 8);
     // The old snapshot is untouched (readers hold immutable snapshots).
     CHECK(lead->version == 1);
@@ -374,7 +374,7 @@ TEST_CASE("update merges metadata per RFC 7396", "[store]") {
     const auto lead = must_create(store, ws_a, l);
     const auto updated = must_update(store, ws_a, lead->id,
                                      metadata_patch(R"({"o":{"y":null,"z":3},"arr":[9],"drop":null,"new":"n"})"));
-    CHECK(json::value(updated->metadata) ==
+    CHECK(json::value(updated->metadata.object()) ==
           json::parse(R"({"utm_source":"google","o":{"x":1,"z":3},"arr":[9],"new":"n"})"));
 }
 
@@ -465,7 +465,7 @@ TEST_CASE("a merge that makes metadata too large is refused and changes nothing"
     LeadPatch fits = metadata_patch("{}");
     fits.metadata_merge->emplace("b", std::string(64 * 1024 - base, 'b'));
     const auto merged = must_update(store, ws_a, lead->id, fits);
-    CHECK(json::serialize(merged->metadata).size() == 64 * 1024);
+    CHECK(merged->metadata.text().size() == 64 * 1024);
 
     // One byte more, through a change of an existing key.
     LeadPatch over = metadata_patch("{}");
@@ -476,7 +476,7 @@ TEST_CASE("a merge that makes metadata too large is refused and changes nothing"
     CHECK(store.get(ws_a, lead->id) == merged);
 
     // Shrinking is always allowed.
-    CHECK(must_update(store, ws_a, lead->id, metadata_patch(R"({"a":null})"))->metadata.size() == 1);
+    CHECK(must_update(store, ws_a, lead->id, metadata_patch(R"({"a":null})"))->metadata.object().size() == 1);
 }
 
 TEST_CASE("StoreOptions::max_metadata_bytes is the limit used", "[store]") {

@@ -172,7 +172,7 @@ TEST_CASE("concurrent merges into one lead: no lost update, distinct increasing 
             CHECK(l->updated_at > lead->updated_at);
             CHECK(l->created_at == lead->created_at);
             // The snapshot a writer got back holds exactly the merges committed up to it.
-            CHECK(l->metadata.size() == l->version - 1);
+            CHECK(l->metadata.object().size() == l->version - 1);
         }
         CHECK(stamps.size() == 200);
         CHECK(versions.size() == 200);
@@ -187,9 +187,10 @@ TEST_CASE("concurrent merges into one lead: no lost update, distinct increasing 
         REQUIRE(final);
         CHECK(final->version == 201);
         CHECK(final->updated_at == *stamps.rbegin());
-        REQUIRE(final->metadata.size() == 200);
+        const auto final_metadata = final->metadata.object();
+        REQUIRE(final_metadata.size() == 200);
         for (int k = 0; k < 200; ++k) {
-            const auto* v = final->metadata.if_contains("k" + std::to_string(k));
+            const auto* v = final_metadata.if_contains("k" + std::to_string(k));
             REQUIRE(v);
             CHECK(v->to_number<int>() == k);
         }

@@ -3,8 +3,6 @@
 
 #include "leadd/store/lead.hpp"
 
-#include <boost/json/object.hpp>
-
 #include <string>
 
 namespace leadd::api {
@@ -19,8 +17,6 @@ std::string render_lead_json(const store::Lead& lead);
 void append_lead_json(std::string& out, const store::Lead& lead);
 // Appends `s` as a JSON string literal (quotes and escapes included).
 void append_json_string(std::string& out, std::string_view s);
-// Appends `value` serialized (what boost::json::serialize returns, without its own string).
-void append_json(std::string& out, const boost::json::object& value);
 
 // The strong ETag of a lead: its version, quoted ("\"3\"").
 std::string etag_of(const store::Lead& lead);
