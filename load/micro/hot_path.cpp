@@ -123,7 +123,7 @@ void BM_RenderLeadCached(benchmark::State& state) {
 BENCHMARK(BM_RenderLeadCached);
 
 void BM_MergePatch(benchmark::State& state) {
-    json::object target = new_lead(0).metadata;
+    json::object target = new_lead(0).metadata.object();
     const json::object patch = update_patch(7).metadata_merge.value();
     for (auto _ : state) {
         store::apply_merge_patch(target, patch);  // same keys each time: the target stays the same size

@@ -3,7 +3,6 @@
 #include "leadd/store/clock.hpp"
 #include "leadd/store/ids.hpp"
 
-#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <array>
@@ -95,12 +94,22 @@ std::optional<FieldError> check_status(const json::value& v, Status& out) {
     return std::nullopt;
 }
 
-std::optional<FieldError> check_metadata(const json::value& v, json::object& out) {
+// A create's metadata: kept as its text (serialized once, which also measures it).
+std::optional<FieldError> check_metadata(const json::value& v, store::Metadata& out) {
     if (!v.is_object()) return error("metadata", v, "Metadata must be a JSON object");
     if (json_depth(v) > max_metadata_depth)
         return error("metadata", nullptr, "Metadata must not be nested deeper than 16 levels");
-    if (json::serialize(v).size() > max_metadata_bytes)
+    store::Metadata text(v.get_object());
+    if (text.text().size() > max_metadata_bytes)
         return error("metadata", nullptr, "Metadata must be at most 65536 bytes when serialized");
+    out = std::move(text);
+    return std::nullopt;
+}
+
+// An update's metadata: kept as the object, which the store merges into the lead's.
+std::optional<FieldError> check_metadata(const json::value& v, json::object& out) {
+    store::Metadata text;
+    if (auto e = check_metadata(v, text)) return e;
     out = v.get_object();
     return std::nullopt;
 }

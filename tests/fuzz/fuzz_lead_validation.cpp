@@ -113,7 +113,7 @@ store::NewLead existing_lead() {
     lead.email = "ada@example.com";
     lead.phone = "+44 20 7946 0958";
     lead.source = "webinar";
-    lead.metadata = {{"notes", "Follow up scheduled for next week"}, {"score", 42}, {"address", {{"city", "London"}}}};
+    lead.metadata = json::object{{"notes", "Follow up scheduled for next week"}, {"score", 42}, {"address", {{"city", "London"}}}};
     return lead;
 }
 

@@ -264,7 +264,7 @@ void write_log_seeds(const fs::path& dir) {
             lead.email = "lead" + std::to_string(i) + "@example.com";
             if (i != 1) lead.phone = "+1 555 010" + std::to_string(i);
             if (i != 2) lead.source = "webinar";
-            lead.metadata = {{"notes", "Met at the conference"}, {"score", i * 10}};
+            lead.metadata = boost::json::object{{"notes", "Met at the conference"}, {"score", i * 10}};
             ids.push_back(store.create(ws.id, std::move(lead)).value()->id);
         }
         store::LeadPatch patch;
@@ -295,7 +295,7 @@ void write_log_seeds(const fs::path& dir) {
         batch[0].email = "batch1@example.com";
         batch[1].name = "Batch two";
         batch[1].email = "batch2@example.com";
-        batch[1].metadata = {{"from", "batch"}};
+        batch[1].metadata = boost::json::object{{"from", "batch"}};
         if (!store.create_all(ws.id, std::move(batch)).applied()) throw std::runtime_error("batch not applied");
         std::vector<store::NewLead> retried_batch(1);
         retried_batch[0].name = "Retried batch";

@@ -93,7 +93,7 @@ struct NewLead {
     std::optional<std::string> phone;
     std::optional<std::string> source;
     Status status = Status::New;
-    boost::json::object metadata;
+    Metadata metadata;  // validated: an object of at most the size and depth limits
 };
 
 // A partial update, already validated. An absent member leaves the field alone; for phone and
