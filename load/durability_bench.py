@@ -35,13 +35,13 @@ def free_port():
 
 
 class Leadd:
-    def __init__(self, data_dir, *args):
+    def __init__(self, data_dir, *args, binary=BIN):
         self.port = free_port()
         self.data_dir = data_dir
         self.log = open(os.path.join(data_dir, "..", f"leadd-{self.port}.log"), "wb")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            ["taskset", "-c", "0", BIN, "serve", "--listen", f"127.0.0.1:{self.port}",
+            ["taskset", "-c", "0", binary, "serve", "--listen", f"127.0.0.1:{self.port}",
              "--data-dir", data_dir, "--threads", "1", "--log-level", "warn", *args],
             stdout=subprocess.DEVNULL, stderr=self.log)
         self.ready_after = self.wait_ready()
