@@ -5,7 +5,6 @@
 #include "leadd/store/clock.hpp"
 #include "leadd/store/ids.hpp"
 
-
 #include <utility>
 
 namespace leadd::api {

@@ -3,7 +3,6 @@
 #include "leadd/store/clock.hpp"
 #include "leadd/store/ids.hpp"
 
-
 #include <algorithm>
 #include <array>
 #include <optional>

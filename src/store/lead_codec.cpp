@@ -3,7 +3,6 @@
 #include "leadd/store/json_parse.hpp"
 #include "leadd/wal/codec.hpp"
 
-
 namespace leadd::store {
 
 namespace {

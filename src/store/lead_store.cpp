@@ -6,7 +6,6 @@
 #include "leadd/store/merge_patch.hpp"
 #include "leadd/wal/codec.hpp"
 
-
 #include <algorithm>
 #include <iterator>
 #include <utility>
