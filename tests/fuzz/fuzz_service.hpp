@@ -100,7 +100,7 @@ private:
         lead.email = std::move(email);
         lead.source = std::move(source);
         lead.status = status;
-        lead.metadata = {{"notes", "Follow up scheduled for next week"}, {"score", 42}, {"tags", {"vip", "q1"}}};
+        lead.metadata = boost::json::object{{"notes", "Follow up scheduled for next week"}, {"score", 42}, {"tags", {"vip", "q1"}}};
         store.create(ws, std::move(lead));
     }
 };
