@@ -36,10 +36,6 @@ public:
     using const_iterator = const T*;
 
     PodVector() = default;
-    PodVector(std::size_t count, const T& value) {
-        resize(count);
-        for (std::size_t i = 0; i < count; ++i) data_[i] = value;
-    }
     PodVector(const PodVector&) = delete;
     PodVector& operator=(const PodVector&) = delete;
     PodVector(PodVector&& other) noexcept
