@@ -89,7 +89,9 @@ constexpr std::size_t prefetch_distance = 16;
 
 // A full std::vector doubles, which leaves it a quarter empty on average: at 1M leads that was
 // ~70 bytes per lead, most of it in the posting lists and packed texts. Growing by a quarter keeps appends
-// amortized O(1) (an element is copied about five times) for a fraction of the slack.
+// amortized O(1) for a fraction of the slack: a PodVector (the posting lists, the packed texts)
+// grows a large array by remapping its pages, so only small ones are copied (about five times
+// per element); slots_ is a std::vector and copies its pointers.
 template <class Vector>
 void reserve_for(Vector& vector, std::size_t more) {
     if (vector.size() + more > vector.capacity()) vector.reserve(vector.size() + more + vector.size() / 4 + 4);
