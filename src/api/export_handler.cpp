@@ -26,7 +26,7 @@ void append_csv_field(std::string& out, std::string_view value) {
 }
 
 void append_csv_row(std::string& out, const store::Lead& lead) {
-    out += store::format_hex_id("lead_", lead.id);
+    store::append_hex_id(out, "lead_", lead.id);  // ids and times need no quoting: appended as they are
     out.push_back(',');
     append_csv_field(out, lead.name);
     out.push_back(',');
@@ -40,11 +40,11 @@ void append_csv_row(std::string& out, const store::Lead& lead) {
     out.push_back(',');
     append_csv_field(out, lead.metadata.text());  // as in the lead's JSON
     out.push_back(',');
-    out += store::format_hex_id("ws_", lead.workspace);
+    store::append_hex_id(out, "ws_", lead.workspace);
     out.push_back(',');
-    out += store::format_iso8601(lead.created_at);
+    store::append_iso8601(out, lead.created_at);
     out.push_back(',');
-    out += store::format_iso8601(lead.updated_at);
+    store::append_iso8601(out, lead.updated_at);
     out += "\r\n";
 }
 
