@@ -51,13 +51,15 @@ std::uint32_t trigram_at(std::string_view folded, std::size_t at) {
            std::uint32_t{static_cast<unsigned char>(folded[at + 2])};
 }
 
-void append_trigrams(std::string_view text, std::vector<std::uint32_t>& out) {
+// Calls visit(trigram) for each trigram of the folded text, in order, repeats included.
+template <class Visit>
+void for_each_trigram(std::string_view text, Visit&& visit) {
     if (text.size() < 3) return;
     std::uint32_t window = std::uint32_t{ascii_fold(static_cast<unsigned char>(text[0]))} << 8 |
                            ascii_fold(static_cast<unsigned char>(text[1]));
     for (std::size_t at = 2; at < text.size(); ++at) {
         window = (window << 8 | ascii_fold(static_cast<unsigned char>(text[at]))) & 0xffffff;
-        out.push_back(window);
+        visit(window);
     }
 }
 
@@ -202,16 +204,16 @@ SearchIndex::Slot SearchIndex::add_slot(const LeadPtr& lead) {
     texts_.push_back('\0');
     append_folded(lead->email, texts_);
 
-    trigram_scratch_.clear();
-    append_trigrams(lead->name, trigram_scratch_);
-    append_trigrams(lead->email, trigram_scratch_);
-    std::sort(trigram_scratch_.begin(), trigram_scratch_.end());
-    trigram_scratch_.erase(std::unique(trigram_scratch_.begin(), trigram_scratch_.end()), trigram_scratch_.end());
-    for (Trigram trigram : trigram_scratch_) {
+    // The new slot is the highest, so it goes at the end of each list (which stays sorted), and a
+    // trigram the lead repeats finds it there already: no sorting of the lead's trigrams first.
+    const auto post = [this, slot](Trigram trigram) {
         PostingList& list = postings_[trigram];
+        if (!list.empty() && list.back() == slot) return;
         reserve_for(list, 1);
-        list.push_back(slot);  // the highest slot: the list stays sorted
-    }
+        list.push_back(slot);
+    };
+    for_each_trigram(lead->name, post);
+    for_each_trigram(lead->email, post);
 
     if (lead->name.size() == 2 || lead->email.size() == 2) two_byte_field_slots_.push_back(slot);
     return slot;
@@ -391,7 +393,7 @@ std::size_t SearchIndex::memory_bytes() const {
     std::size_t bytes = sizeof(*this) + slots_.capacity() * sizeof(LeadPtr) +
                         byte_masks_.capacity() * sizeof(std::uint64_t) + texts_.capacity() +
                         text_starts_.capacity() * sizeof(std::uint64_t) +
-                        two_byte_field_slots_.capacity() * sizeof(Slot) + trigram_scratch_.capacity() * sizeof(Trigram);
+                        two_byte_field_slots_.capacity() * sizeof(Slot);
     bytes += slot_by_id_.memory_bytes();
     // A flat table: one value and one metadata byte per bucket.
     bytes += postings_.bucket_count() * (sizeof(std::pair<const Trigram, PostingList>) + 1);

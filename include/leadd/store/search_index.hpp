@@ -107,7 +107,6 @@ private:
     SlotById slot_by_id_;
     boost::unordered_flat_map<Trigram, PostingList> postings_;  // open addressing: ~40 lookups per lead added
     PostingList two_byte_field_slots_;         // slots whose name or email is exactly 2 bytes
-    std::vector<Trigram> trigram_scratch_;     // reused by add_slot, so indexing does not allocate
 };
 
 }  // namespace leadd::store
