@@ -105,88 +105,29 @@ constexpr std::size_t min_tombstones_to_compact = 1024;
 
 }  // namespace
 
-std::size_t SearchIndex::SlotById::home_of(LeadId id) const {
-    // Fibonacci hashing: the top bits of id * 2^64/phi, so that sequential ids spread too.
-    return static_cast<std::size_t>((id * 0x9e3779b97f4a7c15ULL) >> (64 - std::countr_zero(slots_.size())));
-}
-
-SearchIndex::Slot* SearchIndex::SlotById::find(LeadId id) {
-    if (size_ == 0) return nullptr;
-    const std::size_t mask = slots_.size() - 1;
-    for (std::size_t at = home_of(id);; at = (at + 1) & mask) {
-        if (slots_[at] == empty) return nullptr;
-        if (ids_[at] == id) return &slots_[at];
-    }
-}
-
-SearchIndex::Slot& SearchIndex::SlotById::insert(LeadId id) {
-    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    const std::size_t mask = slots_.size() - 1;
-    std::size_t at = home_of(id);
-    while (slots_[at] != empty) at = (at + 1) & mask;
-    ++size_;
-    ids_[at] = id;
-    return slots_[at];
-}
-
-// Backward-shift deletion: entries after the freed bucket move back into it when that does not
-// put them before their home bucket, so lookups never need tombstones.
-void SearchIndex::SlotById::erase(LeadId id) {
-    const std::size_t mask = slots_.size() - 1;
-    std::size_t hole = home_of(id);
-    while (ids_[hole] != id || slots_[hole] == empty) hole = (hole + 1) & mask;
-    for (std::size_t next = (hole + 1) & mask; slots_[next] != empty; next = (next + 1) & mask) {
-        const std::size_t home = home_of(ids_[next]);
-        const bool home_between_hole_and_next = hole < next ? home > hole && home <= next : home > hole || home <= next;
-        if (home_between_hole_and_next) continue;
-        ids_[hole] = ids_[next];
-        slots_[hole] = slots_[next];
-        hole = next;
-    }
-    slots_[hole] = empty;
-    --size_;
-}
-
-void SearchIndex::SlotById::grow() {
-    std::vector<LeadId> old_ids = std::move(ids_);
-    std::vector<Slot> old_slots = std::move(slots_);
-    ids_.assign(std::max<std::size_t>(16, old_slots.size() * 2), 0);
-    slots_.assign(ids_.size(), empty);
-    size_ = 0;
-    for (std::size_t at = 0; at < old_slots.size(); ++at)
-        if (old_slots[at] != empty) insert(old_ids[at]) = old_slots[at];
-}
-
-std::size_t SearchIndex::SlotById::memory_bytes() const {
-    return ids_.capacity() * sizeof(LeadId) + slots_.capacity() * sizeof(Slot);
-}
-
 void SearchIndex::put(const LeadPtr& lead, const Lead* previous) {
-    if (previous == nullptr) {  // a create: the id is new, no lookup needed (a cache miss saved)
-        assert(slot_by_id_.find(lead->id) == nullptr);
-        const Slot added = add_slot(lead);
-        slot_by_id_.insert(lead->id) = added;
+    if (previous == nullptr) {
+        lead->search_slot.set(add_slot(lead));
         return;
     }
-    Slot* const slot = slot_by_id_.find(lead->id);
-    assert(slot != nullptr && previous->id == lead->id);
-    // Compared with what the slot holds (the previous state) rather than `previous` itself, so
-    // the postings always describe the strings they were built from.
-    LeadPtr& stored = slots_[*slot];
+    // `previous` is the lead's state this index holds (the store indexes every change in order).
+    const Slot slot = previous->search_slot.get();
+    assert(slot < slots_.size() && slots_[slot].get() == previous && previous->id == lead->id);
+    LeadPtr& stored = slots_[slot];
     if (folds_equal(stored->name, lead->name) && folds_equal(stored->email, lead->email)) {
         stored = lead;
+        lead->search_slot.set(slot);
         return;
     }
-    retire_slot(*slot);
-    *slot = add_slot(lead);
+    retire_slot(slot);
+    lead->search_slot.set(add_slot(lead));
     compact_if_mostly_tombstones();
 }
 
 void SearchIndex::erase(const Lead& lead) {
-    const Slot* const slot = slot_by_id_.find(lead.id);
-    if (slot == nullptr) return;
-    retire_slot(*slot);
-    slot_by_id_.erase(lead.id);
+    const Slot slot = lead.search_slot.get();
+    if (slot >= slots_.size() || slots_[slot].get() != &lead) return;  // not held here
+    retire_slot(slot);
     compact_if_mostly_tombstones();
 }
 
@@ -245,6 +186,7 @@ void SearchIndex::compact_if_mostly_tombstones() {
         text_starts_[next] = live_texts.size();
         live_texts.append(text.data(), text.size());
         slots_[next] = std::move(slots_[old]);
+        slots_[next]->search_slot.set(next);
         byte_masks_[next] = byte_masks_[old];
         ++next;
     }
@@ -263,7 +205,6 @@ void SearchIndex::compact_if_mostly_tombstones() {
     for (auto& [trigram, list] : postings_) rewrite(list);
     boost::unordered::erase_if(postings_, [](const auto& entry) { return entry.second.empty(); });
     rewrite(two_byte_field_slots_);
-    slot_by_id_.renumber([&renumbered](Slot old) { return renumbered[old]; });
     tombstones_ = 0;
 }
 
@@ -394,7 +335,6 @@ std::size_t SearchIndex::memory_bytes() const {
                         byte_masks_.capacity() * sizeof(std::uint64_t) + texts_.capacity() +
                         text_starts_.capacity() * sizeof(std::uint64_t) +
                         two_byte_field_slots_.capacity() * sizeof(Slot);
-    bytes += slot_by_id_.memory_bytes();
     // A flat table: one value and one metadata byte per bucket.
     bytes += postings_.bucket_count() * (sizeof(std::pair<const Trigram, PostingList>) + 1);
     for (const auto& [trigram, list] : postings_) bytes += list.capacity() * sizeof(Slot) + 16;  // + malloc header

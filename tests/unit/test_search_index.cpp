@@ -285,3 +285,19 @@ TEST_CASE("SearchIndex: updates that keep the text do not grow it, renames are c
     index.for_each_match("lead", [&](const LeadPtr&) { ++found; });
     CHECK(found == 10);
 }
+
+TEST_CASE("SearchIndex: a lead it does not hold is not erased, not even a copy of one it holds") {
+    // The index finds a lead by the slot number the lead carries; a copy is a new lead (it is
+    // about to become another version), so it carries none.
+    Model model;
+    model.put(make_lead(1, "Maria Gonzalez", "maria@example.com"));
+    const auto copy = std::make_shared<Lead>(*model.leads.at(1));
+    CHECK(copy->search_slot.get() == SearchSlot::none);
+    model.index.erase(*copy);
+    model.index.erase(*make_lead(2, "Maria Gonzalez", "other@example.com"));
+    CHECK(model.index.size() == 1);
+    CHECK(model.found("gonzalez").size() == 1);
+    model.erase(1);
+    CHECK(model.found("gonzalez").empty());
+    CHECK(model.index.size() == 0);
+}

@@ -51,6 +51,25 @@ private:
     mutable std::atomic<const std::string*> slot_{nullptr};
 };
 
+// Where the workspace's search index keeps this lead (SearchIndex's slot number), so that an
+// update or erase finds it without a table of its own. Written and read only by SearchIndex,
+// under the workspace's listing lock. Like RenderCache, not part of the lead's value: a copy is
+// a new lead that no index holds yet, so copying neither reads nor carries the number (a copy
+// made under a shard lock never races the index renumbering the original).
+class SearchSlot {
+public:
+    static constexpr std::uint32_t none = ~std::uint32_t{0};
+    SearchSlot() = default;
+    SearchSlot(const SearchSlot&) noexcept {}
+    SearchSlot& operator=(const SearchSlot&) noexcept { return *this; }
+
+    std::uint32_t get() const { return slot_; }
+    void set(std::uint32_t slot) const { slot_ = slot; }
+
+private:
+    mutable std::uint32_t slot_ = none;
+};
+
 // A lead's metadata, kept as the compact JSON text of the object (what boost::json::serialize
 // writes, so equal objects built the same way have equal text): answers and log records copy
 // the text as it is instead of serializing the object on every one, and the text takes well
@@ -80,6 +99,7 @@ struct Lead {
     std::optional<std::string> phone;
     std::optional<std::string> source;
     Status status = Status::New;
+    SearchSlot search_slot;     // in the padding after status: no bytes of its own
     Metadata metadata;
     Millis created_at = 0;
     Millis updated_at = 0;

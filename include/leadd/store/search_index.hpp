@@ -2,7 +2,8 @@
 // SearchIndex: which leads of one workspace contain a string in their name or email, ASCII
 // case-insensitively (A-Z fold to a-z, every other byte compares as is), without scanning them.
 //
-// Every lead lives in a slot (a 32-bit number into a table of LeadPtr). For each trigram (three
+// Every lead lives in a slot (a 32-bit number into a table of LeadPtr), whose number the lead
+// itself carries (Lead::search_slot), so an update or erase needs no id -> slot table. For each trigram (three
 // folded bytes) of a name or an email there is a posting list: the ascending slots whose name or
 // email contains it. Trigrams never span name and email, so a trigram list is exact for a 3-byte
 // needle, and the intersection of a longer needle's lists is a candidate set verified against the
@@ -13,7 +14,7 @@
 // one compaction renumbers the live slots and rewrites every list; its O(postings) cost is paid
 // for by the at least as many erases/renames since the last one, where removing a slot from each
 // of its ~30 lists one by one would cost O(list length) per list, per erase. The price is a pause
-// under the workspace's lock, once per as many erases/renames as there are leads: ~50 ms of CPU
+// under the workspace's lock, once per as many erases/renames as there are leads: ~60 ms of CPU
 // at 1M leads (load/micro/search_index.cpp, BM_SearchIndexCompaction).
 //
 // Verification reads a copy of each slot's folded name and email, packed in slot order, rather
@@ -54,39 +55,13 @@ public:
     // particular order. The empty needle matches every lead.
     void for_each_match(std::string_view needle, const std::function<void(const LeadPtr&)>& visit) const;
 
-    std::size_t size() const { return slot_by_id_.size(); }
+    std::size_t size() const { return slots_.size() - tombstones_; }
     std::size_t memory_bytes() const;  // approximate, for the memory report
 
 private:
     using Slot = std::uint32_t;
     using Trigram = std::uint32_t;  // three folded bytes, the first in bits 16..23
     using PostingList = PodVector<Slot>;
-
-    // LeadId -> slot, open addressing with linear probing in two flat arrays: 12 bytes a bucket,
-    // at most 3/4 full, where std::unordered_map spends a ~32-byte heap node per lead plus its
-    // bucket; and renumbering slots after a compaction is one sequential pass.
-    class SlotById {
-    public:
-        Slot* find(LeadId id);
-        Slot& insert(LeadId id);  // id must be absent
-        void erase(LeadId id);    // id must be present
-        std::size_t size() const { return size_; }
-        std::size_t memory_bytes() const;
-        template <class Renumber>
-        void renumber(Renumber&& renumber) {
-            for (Slot& slot : slots_)
-                if (slot != empty) slot = renumber(slot);
-        }
-
-    private:
-        static constexpr Slot empty = ~Slot{0};
-        std::size_t home_of(LeadId id) const;
-        void grow();
-
-        std::vector<LeadId> ids_;
-        std::vector<Slot> slots_;  // empty = a free bucket
-        std::size_t size_ = 0;
-    };
 
     Slot add_slot(const LeadPtr& lead);
     void retire_slot(Slot slot);
@@ -104,7 +79,6 @@ private:
     PodVector<char> texts_;                  // per slot: folded name, '\0', folded email
     PodVector<std::uint64_t> text_starts_;   // per slot: where its text begins in texts_
     std::size_t tombstones_ = 0;
-    SlotById slot_by_id_;
     boost::unordered_flat_map<Trigram, PostingList> postings_;  // open addressing: ~40 lookups per lead added
     PostingList two_byte_field_slots_;         // slots whose name or email is exactly 2 bytes
 };
