@@ -116,8 +116,9 @@ ByName::Key ByName::key_of(std::string_view name) {
     };
     Key key;
     for (std::size_t i = 0; i < 8; ++i) key.high = (key.high << 8) | byte(i);
-    for (std::size_t i = 8; i < 15; ++i) key.low = (key.low << 8) | byte(i);
-    key.low = (key.low << 8) | std::min<std::size_t>(name.size(), 16);
+    for (std::size_t i = 8; i < 16; ++i) key.mid = (key.mid << 8) | byte(i);
+    for (std::size_t i = 16; i < 23; ++i) key.low = (key.low << 8) | byte(i);
+    key.low = (key.low << 8) | std::min<std::size_t>(name.size(), 24);
     return key;
 }
 

@@ -134,10 +134,15 @@ public:
         return sources[pick(sources.size())];
     }
     std::string any_name() {
-        // Shared prefixes past 8 bytes, case variants, ties, a non-ASCII byte, an empty-ish name.
+        // Shared prefixes past 8 and 16 bytes, case variants, ties, a non-ASCII byte, an
+        // empty-ish name, and names around the 23 bytes an entry's key holds (longer ones that
+        // share those 23 bytes are told apart by reading the names).
         static const std::vector<std::string> names{"Alexander Smith", "alexander smythe", "ALEXANDER SMITH",
                                                     "Bo", "bo", "Zoe Quinn", "Émile Zola", "ann", "Ann Lee",
-                                                    "x", "Alexandra", "alexander"};
+                                                    "x", "Alexandra", "alexander",
+                                                    "Alexander Smith-Jonesbu", "alexander smith-jonesbur",
+                                                    "Alexander Smith-Jonesbury", "Alexander Smith-Jonesbura",
+                                                    "ALEXANDER SMITH-JONESBURY II"};
         return names[pick(names.size())];
     }
 
