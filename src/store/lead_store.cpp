@@ -634,9 +634,25 @@ LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut) const {
 void LeadStore::order_for_restore(std::vector<LeadPtr>& leads) {
     // Oldest first within each workspace: restoring in this order appends every lead to its
     // workspace's createdAt orders, which packs their nodes full.
-    std::sort(leads.begin(), leads.end(), [](const LeadPtr& a, const LeadPtr& b) {
-        return std::tie(a->workspace, a->created_at, a->id) < std::tie(b->workspace, b->created_at, b->id);
+    // The sort keys are copied out first: comparing through the pointers made each of the
+    // ~n log n comparisons two cache misses (the leads lie all over the heap), and a snapshot's
+    // sort, on the request workers' core, took seconds at 2M leads.
+    struct SortKey {
+        WorkspaceId workspace;
+        Millis created_at;
+        LeadId id;
+        std::size_t at;  // in `leads`
+    };
+    std::vector<SortKey> keys;
+    keys.reserve(leads.size());
+    for (std::size_t i = 0; i < leads.size(); ++i) keys.push_back({leads[i]->workspace, leads[i]->created_at, leads[i]->id, i});
+    std::sort(keys.begin(), keys.end(), [](const SortKey& a, const SortKey& b) {
+        return std::tie(a.workspace, a.created_at, a.id) < std::tie(b.workspace, b.created_at, b.id);
     });
+    std::vector<LeadPtr> ordered;
+    ordered.reserve(leads.size());
+    for (const SortKey& key : keys) ordered.push_back(std::move(leads[key.at]));
+    leads = std::move(ordered);
 }
 
 ListPage LeadStore::list(WorkspaceId ws, const ListQuery& query) const {

@@ -787,3 +787,29 @@ TEST_CASE("a snapshot header's lead count is only a sizing hint: an absurd one r
     CHECK(store.create(ws_a, std::move(lead)).ok());
     CHECK(store.size() == 1);
 }
+
+TEST_CASE("order_for_restore: oldest first within each workspace, ties by id, every lead once", "[store][recovery]") {
+    std::mt19937 rng(7);
+    std::vector<LeadPtr> leads;
+    for (int i = 0; i < 3000; ++i) {
+        auto lead = std::make_shared<Lead>();
+        lead->id = rng();  // ids in no order
+        lead->workspace = 1 + rng() % 4;
+        lead->created_at = static_cast<Millis>(rng() % 50);  // createdAt ties are common
+        leads.push_back(std::move(lead));
+    }
+    std::shuffle(leads.begin(), leads.end(), rng);
+    const auto pointers = [](const std::vector<LeadPtr>& of) {
+        std::multiset<const Lead*> out;
+        for (const auto& lead : of) out.insert(lead.get());
+        return out;
+    };
+    const auto before = pointers(leads);
+
+    LeadStore::order_for_restore(leads);
+
+    CHECK(pointers(leads) == before);
+    CHECK(std::is_sorted(leads.begin(), leads.end(), [](const LeadPtr& a, const LeadPtr& b) {
+        return std::tie(a->workspace, a->created_at, a->id) < std::tie(b->workspace, b->created_at, b->id);
+    }));
+}
