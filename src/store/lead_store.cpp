@@ -20,6 +20,18 @@ namespace {
 
 std::size_t power_of_two_at_least(std::size_t n) { return std::bit_ceil(std::max<std::size_t>(n, 1)); }
 
+// The distinct values of `indexes` (each below `count`), ascending: the order a batch takes its
+// shard or stripe locks in. A pass over a flag per lock instead of sorting the batch's
+// thousand indexes (count is a few dozen).
+std::vector<std::size_t> distinct_ascending(const std::vector<std::size_t>& indexes, std::size_t count) {
+    std::vector<char> touched(count, 0);
+    for (std::size_t i : indexes) touched[i] = 1;
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < count; ++i)
+        if (touched[i]) out.push_back(i);
+    return out;
+}
+
 // Locks one or two email stripes in ascending index order (the documented lock order).
 class StripeLocks {
 public:
@@ -283,12 +295,11 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
     }
     // Every shard the batch touches, in ascending order (the order cut() takes them too).
     std::vector<std::size_t> shard_indexes;
+    shard_indexes.reserve(items.size());
     for (const auto& item : items) shard_indexes.push_back(item.id & (shard_count_ - 1));
-    std::sort(shard_indexes.begin(), shard_indexes.end());
-    shard_indexes.erase(std::unique(shard_indexes.begin(), shard_indexes.end()), shard_indexes.end());
     std::vector<std::unique_lock<std::shared_mutex>> shard_locks;
-    shard_locks.reserve(shard_indexes.size());
-    for (auto i : shard_indexes) shard_locks.emplace_back(shards_[i].mu);
+    shard_locks.reserve(shard_count_);
+    for (auto i : distinct_ascending(shard_indexes, shard_count_)) shard_locks.emplace_back(shards_[i].mu);
 
     // Each item's lead before and after it, against the store as the earlier items leave it.
     // `after` is still unstamped and unversioned; equal to `before` when the item changes nothing.
@@ -357,11 +368,9 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
             stripe_indexes.push_back(stripe_index(keys[i].first));
         }
     }
-    std::sort(stripe_indexes.begin(), stripe_indexes.end());
-    stripe_indexes.erase(std::unique(stripe_indexes.begin(), stripe_indexes.end()), stripe_indexes.end());
     std::vector<std::unique_lock<std::mutex>> stripe_locks;
-    stripe_locks.reserve(stripe_indexes.size());
-    for (auto i : stripe_indexes) stripe_locks.emplace_back(email_stripes_[i].mu);
+    stripe_locks.reserve(stripe_count_);
+    for (auto i : distinct_ascending(stripe_indexes, stripe_count_)) stripe_locks.emplace_back(email_stripes_[i].mu);
 
     // Keyed by the addresses of keys' entries (hashed and compared as the keys they point to),
     // so no key is copied; the stripes' tables take them over at the end.
