@@ -11,11 +11,16 @@ namespace leadd::wal {
 class PayloadWriter {
 public:
     void u64(std::uint64_t v) {
+        // Made in a local buffer and appended once: a push_back per byte (ten for a lead id)
+        // checks the capacity and writes a terminator each time.
+        char bytes[10];
+        std::size_t n = 0;
         while (v >= 0x80) {
-            out_.push_back(static_cast<char>(v | 0x80));
+            bytes[n++] = static_cast<char>(v | 0x80);
             v >>= 7;
         }
-        out_.push_back(static_cast<char>(v));
+        bytes[n++] = static_cast<char>(v);
+        out_.append(bytes, n);
     }
     void i64(std::int64_t v) { u64(static_cast<std::uint64_t>(v) << 1 ^ static_cast<std::uint64_t>(v >> 63)); }
     void str(std::string_view s) {
