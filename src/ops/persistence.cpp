@@ -107,7 +107,7 @@ std::error_code Persistence::snapshot() {
         for (const auto& [type, payload] : key_records) writer.add(type, payload);
         for (const auto& answer : cut.answers)
             writer.add(wal::RecordType::IdempotencyEntry, store::encode_idempotency_entry(*answer));
-        for (const auto& lead : cut.leads) writer.add(wal::RecordType::LeadPut, store::encode_lead(*lead));
+        store::encode_each(cut.leads, [&](std::string_view lead) { writer.add(wal::RecordType::LeadPut, lead); });
         ec = writer.commit();
         bytes = writer.bytes();
     }).join();

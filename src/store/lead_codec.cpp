@@ -30,6 +30,31 @@ void encode_lead(const Lead& lead, wal::PayloadWriter& w) {
     w.str(lead.metadata.text());
 }
 
+void encode_each(const std::vector<std::shared_ptr<const Lead>>& leads,
+                 const std::function<void(std::string_view payload)>& take) {
+    // The leads lie all over the heap, and each is a few cache misses: the lead's own lines, then
+    // (once its pointers are in) its name, email and metadata. Asking for those some leads ahead
+    // overlaps the misses instead of waiting for each in turn; it halved the time of this loop
+    // (load/micro: BM_SnapshotEncode).
+    constexpr std::size_t lead_ahead = 16, strings_ahead = 8;
+    wal::PayloadWriter payload;
+    for (std::size_t i = 0; i < leads.size(); ++i) {
+        if (i + lead_ahead < leads.size()) {
+            const char* lead = reinterpret_cast<const char*>(leads[i + lead_ahead].get());
+            for (std::size_t line = 0; line < sizeof(Lead); line += 64) __builtin_prefetch(lead + line);
+        }
+        if (i + strings_ahead < leads.size()) {
+            const Lead& soon = *leads[i + strings_ahead];
+            __builtin_prefetch(soon.name.data());
+            __builtin_prefetch(soon.email.data());
+            __builtin_prefetch(soon.metadata.text().data());
+        }
+        payload.bytes().clear();
+        encode_lead(*leads[i], payload);
+        take(payload.bytes());
+    }
+}
+
 std::optional<Lead> decode_lead(std::string_view payload) {
     wal::PayloadReader r(payload);
     Lead lead;

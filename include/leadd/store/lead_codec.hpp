@@ -5,15 +5,22 @@
 #include "leadd/store/lead.hpp"
 #include "leadd/wal/codec.hpp"
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace leadd::store {
 
 std::string encode_lead(const Lead& lead);
 void encode_lead(const Lead& lead, wal::PayloadWriter& out);  // appends; a batch reuses one buffer
 std::optional<Lead> decode_lead(std::string_view payload);
+// Encodes each of `leads` in turn, into one reused buffer, and hands each payload to `take`: a
+// snapshot's pass over every lead.
+void encode_each(const std::vector<std::shared_ptr<const Lead>>& leads,
+                 const std::function<void(std::string_view payload)>& take);
 
 struct LeadDeletion {
     WorkspaceId workspace;
