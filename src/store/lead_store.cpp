@@ -433,10 +433,16 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
             } else {
                 step.after->created_at = step.after->updated_at = now;
             }
+            // Constructed in place when new: default-constructing the entry and then assigning
+            // it read the entry's old (empty) pointer first, a cache miss in a table this big.
             Shard& shard = shard_of(items[i].id);
-            LeadPtr& slot = shard.leads[items[i].id];
-            keep_for_cut(shard, items[i].id, slot);  // the first change of the lead in this batch wins
-            slot = step.after;
+            auto [entry, fresh] = shard.leads.try_emplace(items[i].id, step.after);
+            if (fresh) {
+                keep_for_cut(shard, items[i].id, nullptr);
+            } else {
+                keep_for_cut(shard, items[i].id, entry->second);  // the first change of the lead in this batch wins
+                entry->second = step.after;
+            }
             if (step.before) index_for_listing(step.after, step.before.get());
             else created.push_back(step.after);
             encoded.bytes().clear();
