@@ -66,12 +66,25 @@ Response success_response(int status, boost::json::value data) {
     return r;
 }
 
+namespace {
+constexpr std::string_view success_head = R"({"success":true,"data":)";
+}
+
 Response success_response_text(int status, std::string_view data_json) {
-    static constexpr std::string_view head = R"({"success":true,"data":)";
     Response r;
     r.status = status;
-    r.body.reserve(head.size() + data_json.size() + 1);
-    r.body.append(head).append(data_json).push_back('}');
+    r.body.reserve(success_head.size() + data_json.size() + 1);
+    r.body.append(success_head).append(data_json).push_back('}');
+    return r;
+}
+
+std::string success_envelope_head() { return std::string(success_head); }
+
+Response success_response_built(int status, std::string body) {
+    Response r;
+    r.status = status;
+    r.body = std::move(body);
+    r.body.push_back('}');
     return r;
 }
 

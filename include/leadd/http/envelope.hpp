@@ -21,6 +21,11 @@ bool is_valid_utf8(std::string_view bytes);
 Response success_response(int status, boost::json::value data);
 // The same envelope around `data_json`, which is already serialized JSON.
 Response success_response_text(int status, std::string_view data_json);
+// For a large answer written straight into its body, without copying it into an envelope after:
+// the body starts as success_envelope_head(), the data's JSON is appended, and
+// success_response_built closes the envelope and takes the body over.
+std::string success_envelope_head();
+Response success_response_built(int status, std::string body);
 // `details` is left out of the body when empty.
 Response error_response(int status, std::string_view code, std::string_view message,
                         const Request& request, boost::json::object details = {});
