@@ -28,10 +28,10 @@ namespace json = boost::json;
 
 namespace {
 
-// One item's answer, as JSON text: {"index":i,"status":s,"data":lead} or
-// {"index":i,"status":s,"error":...,"code":...,"details":...} (the error envelope's fields).
 // The batch's answer, written item by item straight into the response body (an answer of 1000
-// leads is ~450 KB: building it apart and then wrapping it in the envelope copied it twice).
+// leads is ~450 KB, not worth copying into an envelope after). Each item's answer is
+// {"index":i,"status":s,"data":lead} or {"index":i,"status":s,"error":...,"code":...,"details":...}
+// (the error envelope's fields).
 struct ItemResults {
     std::string text = http::success_envelope_head() + R"({"results":[)";
     std::size_t succeeded = 0, failed = 0;
