@@ -179,29 +179,38 @@ bool is_valid_email(std::string_view s) {
 }
 
 std::variant<store::NewLead, FieldError> validate_create(const json::object& body) {
+    // One pass over the members finds each field (in writable_fields' order) and the first one
+    // that may not be there, instead of a lookup per field after a pass that only checks names
+    // (a batch validates a thousand of these).
+    std::array<const json::value*, writable_fields.size()> field{};
     for (const auto& kv : body) {
+        const auto writable = std::find(writable_fields.begin(), writable_fields.end(), kv.key());
+        if (writable != writable_fields.end()) {
+            field[static_cast<std::size_t>(writable - writable_fields.begin())] = &kv.value();
+            continue;
+        }
         if (contains(server_fields, kv.key()))
             return error(kv.key(), kv.value(), std::string(kv.key()) + " is assigned by the server");
-        if (!contains(writable_fields, kv.key()))
-            return error(kv.key(), kv.value(), "Unknown field: " + std::string(kv.key()));
+        return error(kv.key(), kv.value(), "Unknown field: " + std::string(kv.key()));
     }
+    static_assert(writable_fields[0] == "name" && writable_fields[1] == "email" && writable_fields[2] == "phone" &&
+                  writable_fields[3] == "source" && writable_fields[4] == "status" && writable_fields[5] == "metadata");
+    const auto [name, email, phone, source, status, metadata] = field;
     store::NewLead lead;
-    const auto* name = body.if_contains("name");
     if (name == nullptr) return error("name", nullptr, "Name is required");
     if (name->is_null()) return *cannot_be_null("name");
     if (auto e = check_name(*name, lead.name)) return *e;
-    const auto* email = body.if_contains("email");
     if (email == nullptr) return error("email", nullptr, "Email is required");
     if (email->is_null()) return *cannot_be_null("email");
     if (auto e = check_email(*email, lead.email)) return *e;
-    if (const auto* v = body.if_contains("phone"))
-        if (auto e = check_phone(*v, lead.phone)) return *e;
-    if (const auto* v = body.if_contains("source"))
-        if (auto e = check_source(*v, lead.source)) return *e;
-    if (const auto* v = body.if_contains("status"))
-        if (auto e = check_status(*v, lead.status)) return *e;
-    if (const auto* v = body.if_contains("metadata"))
-        if (auto e = check_metadata(*v, lead.metadata)) return *e;
+    if (phone)
+        if (auto e = check_phone(*phone, lead.phone)) return *e;
+    if (source)
+        if (auto e = check_source(*source, lead.source)) return *e;
+    if (status)
+        if (auto e = check_status(*status, lead.status)) return *e;
+    if (metadata)
+        if (auto e = check_metadata(*metadata, lead.metadata)) return *e;
     return lead;
 }
 
