@@ -1,6 +1,7 @@
 // LeadHandlers and AdminHandlers driven in-process through a Router with hand-built requests.
 
 #include "leadd/api/admin_handlers.hpp"
+#include "leadd/api/json_lead.hpp"
 #include "leadd/api/lead_handlers.hpp"
 #include "leadd/auth/key_registry.hpp"
 #include "leadd/auth/secrets.hpp"
@@ -14,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <regex>
 #include <set>
 #include <string>
@@ -191,6 +193,33 @@ TEST_CASE("writes answer without caching the lead's JSON; a read caches it, and 
     REQUIRE(updated.status == 200);
     CHECK(stored()->json.peek() == nullptr);  // the new version: not cached by the write
     CHECK(api.get(id).body == updated.body);
+}
+
+TEST_CASE("a lead's JSON: any text parses back to itself; updatedAt is written apart only when it differs",
+          "[handlers][render]") {
+    // Strings of bytes that need escaping and bytes that do not, at every offset from the
+    // 8-byte words the escaper checks at once, and a 2-byte UTF-8 character that may straddle one.
+    const std::vector<std::string> pieces{"a", "Z", "\"", "\\", "\n", "\x01", "\x1f", " ", "/", "\xc3\xa9", "~", "\x7f"};
+    std::mt19937 rng(11);
+    const auto random_text = [&] {
+        std::string text;
+        for (std::size_t n = rng() % 40; n > 0; --n) text += pieces[rng() % pieces.size()];
+        return text;
+    };
+    for (int i = 0; i < 2000; ++i) {
+        leadd::store::Lead lead;
+        lead.name = random_text();
+        lead.email = random_text();
+        lead.phone = random_text();
+        lead.created_at = 1'700'000'000'000 + static_cast<leadd::store::Millis>(rng() % 1000);
+        lead.updated_at = lead.created_at + static_cast<leadd::store::Millis>(rng() % 2) * 86'399'999;
+        const auto json = json::parse(leadd::api::render_lead_json(lead)).as_object();
+        CHECK(json.at("name").as_string() == lead.name);
+        CHECK(json.at("email").as_string() == lead.email);
+        CHECK(json.at("phone").as_string() == *lead.phone);
+        CHECK(json.at("createdAt").as_string() == leadd::store::format_iso8601(lead.created_at));
+        CHECK(json.at("updatedAt").as_string() == leadd::store::format_iso8601(lead.updated_at));
+    }
 }
 
 TEST_CASE("POST takes every optional field", "[handlers][create]") {
