@@ -14,7 +14,8 @@ What one run does (`make bench` runs it with the defaults, `make bench QUICK=1` 
      CPU) answering the same routes with fixed bodies of those sizes: the ceiling;
   4. for each scenario (get, list, update, mixed, create; writes under --fsync none, then again
      under --fsync always), at --connections and at each --sweep count: wrk
-     (pinned to the client CPU) against the ceiling, then the same wrk against leadd; server CPU
+     (pinned to the client CPU) against the ceiling, then the same wrk against leadd (and, at
+     --connections, against the ceiling again: the ratio uses the mean of both); server CPU
      and RSS come from /proc/<pid>/stat and /proc/<pid>/status around each run. Each --fsync
      policy runs on its own copy of the seeded data dir, so every pass starts from the same store;
   5. runs the Google Benchmark micro-benchmarks (load/micro) on the server CPU;
@@ -415,7 +416,8 @@ def describe_run(res):
         f"Ceiling: nginx answering the same requests from memory with fixed bodies of leadd's sizes on each route "
         f"(GET lead {s['get']} B, PUT {s['update']} B, POST 201 {s['create']} B, list page {s['list']} B) and the same "
         f"extra headers (nginx adds Date, Server and Connection: {wire}); the mixed ceiling is the same mix "
-        f"against it. leadd ÷ ceiling = leadd req/s ÷ nginx req/s at the same wrk settings, measured alternately.",
+        f"against it. leadd ÷ ceiling = leadd req/s ÷ nginx req/s at the same wrk settings; nginx runs right "
+        f"before and right after leadd, and the ratio uses the mean of its two runs (both shown).",
         "Columns: latencies from wrk (p99.9 via its Lua done()); errors = socket errors + non-2xx; leadd CPU % and "
         "RSS from /proc/<pid>/stat and status around the run (100 % = one core); other CPU % = CPU time used "
         "by processes other than the server and wrk during the leadd run and during the ceiling run (0 on a quiet "
@@ -424,16 +426,31 @@ def describe_run(res):
     return lines
 
 
+def ceiling_rps(point):
+    """The ceiling's req/s at a point: the mean of its runs before and after leadd's (results
+    from before the second run existed have only the first)."""
+    runs = [point["ceiling"]] + ([point["ceiling_after"]] if "ceiling_after" in point else [])
+    return sum(r["rps"] for r in runs) / len(runs)
+
+
+def ceiling_cell(point):
+    if "ceiling_after" not in point:
+        return fmt_int(point["ceiling"]["rps"])
+    return (f"{fmt_int(ceiling_rps(point))} ({fmt_int(point['ceiling']['rps'])} / "
+            f"{fmt_int(point['ceiling_after']['rps'])})")
+
+
 def main_table(res):
     out = ["| scenario | --fsync | req/s | p50 ms | p99 ms | p99.9 ms | errors | leadd CPU % | leadd RSS MiB "
-           "| ceiling req/s | leadd ÷ ceiling | other CPU % (leadd / ceiling run) |",
+           "| ceiling req/s (before / after) | leadd ÷ ceiling | other CPU % (leadd / ceiling run) |",
            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in res["rows"]:
         l, c = row["main"]["leadd"], row["main"]["ceiling"]
-        ratio = l["rps"] / c["rps"] if c["rps"] else 0
+        ceiling = ceiling_rps(row["main"])
+        ratio = l["rps"] / ceiling if ceiling else 0
         out.append(f"| {row['title']} | {row['fsync']} | {fmt_int(l['rps'])} | {l['p50_ms']:.2f} | {l['p99_ms']:.2f} "
                    f"| {l['p99_9_ms']:.2f} | {l['errors']} | {l['cpu_pct']:.0f} | {l['rss_mib']:.0f} "
-                   f"| {fmt_int(c['rps'])} | {ratio:.2f} | {l['other_cpu_pct']:.0f} / {c['other_cpu_pct']:.0f} |")
+                   f"| {ceiling_cell(row['main'])} | {ratio:.2f} | {l['other_cpu_pct']:.0f} / {c['other_cpu_pct']:.0f} |")
     return out
 
 
@@ -536,8 +553,8 @@ def compare(a_path, b_path):
         if not o:
             continue
         la, lb = o["main"]["leadd"], r["main"]["leadd"]
-        ra = la["rps"] / o["main"]["ceiling"]["rps"]
-        rb = lb["rps"] / r["main"]["ceiling"]["rps"]
+        ra = la["rps"] / ceiling_rps(o["main"])
+        rb = lb["rps"] / ceiling_rps(r["main"])
         print(f"| {r['title']} | {r['fsync']} | {fmt_int(la['rps'])} | {fmt_int(lb['rps'])} "
               f"| {100 * (lb['rps'] / la['rps'] - 1):+.1f}% | {la['p99_ms']:.2f} | {lb['p99_ms']:.2f} | {ra:.2f} | {rb:.2f} "
               f"| {la.get('other_cpu_pct', 0):.0f} | {lb.get('other_cpu_pct', 0):.0f} |")
@@ -689,14 +706,20 @@ def main():
                 for c in [args.connections] + [c for c in sweep if c != args.connections]:
                     secs = args.seconds if c == args.connections else args.sweep_seconds
                     point = {"connections": c}
-                    for label, server in (("ceiling", nginx), ("leadd", leadd)):
+                    # At the main connection count the ceiling runs before and after leadd: the
+                    # machine's pace drifts within a run, and one ceiling run per scenario made
+                    # the ratios move with it (nginx measured 90k to 156k req/s in one run).
+                    runs = [("ceiling", nginx), ("leadd", leadd)]
+                    if c == args.connections:
+                        runs.append(("ceiling_after", nginx))
+                    for label, server in runs:
                         run_n += 1
                         point[label] = measure(server, script, c, secs, args, env, f"r{run_n}-{os.getpid()}")
                     row["sweep"].append(point)
                     l, ce = point["leadd"], point["ceiling"]
                     log(f"{name:6} fsync {policy:6} c={c:3}: leadd {l['rps']:9.0f} req/s p99 {l['p99_ms']:7.2f} ms "
-                        f"err {l['errors']} cpu {l['cpu_pct']:3.0f}% | ceiling {ce['rps']:9.0f} req/s "
-                        f"p99 {ce['p99_ms']:6.2f} ms -> {l['rps'] / ce['rps'] if ce['rps'] else 0:.2f}")
+                        f"err {l['errors']} cpu {l['cpu_pct']:3.0f}% | ceiling {ceiling_rps(point):9.0f} req/s "
+                        f"p99 {ce['p99_ms']:6.2f} ms -> {l['rps'] / ceiling_rps(point) if ceiling_rps(point) else 0:.2f}")
                     if c == args.connections:
                         row["main"] = point
                 res["rows"].append(row)
