@@ -419,6 +419,28 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
     record.u64(changed);
     wal::PayloadWriter encoded;  // one lead's payload; its buffer serves every lead of the batch
     std::vector<LeadPtr> created;  // listed after the loop, in listing order (see list_created)
+    // Stamped and installed in a loop of their own: each install is a cache miss in a table of
+    // millions, and in a short loop the processor has several of them in flight at once.
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        Step& step = steps[i];
+        if (step.failed || step.after == step.before) continue;
+        if (step.before) {
+            step.after->updated_at = stamp_after(step.before->updated_at);
+            step.after->version = step.before->version + 1;
+        } else {
+            step.after->created_at = step.after->updated_at = now;
+        }
+        // Constructed in place when new: operator[] would default-construct the entry and the
+        // assignment then read its empty pointer back, another miss.
+        Shard& shard = shard_of(items[i].id);
+        auto [entry, fresh] = shard.leads.try_emplace(items[i].id, step.after);
+        if (fresh) {
+            keep_for_cut(shard, items[i].id, nullptr);
+        } else {
+            keep_for_cut(shard, items[i].id, entry->second);  // the first change of the lead in this batch wins
+            entry->second = step.after;
+        }
+    }
     out.leads.reserve(items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
         Step& step = steps[i];
@@ -427,22 +449,6 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
             continue;
         }
         if (step.after != step.before) {
-            if (step.before) {
-                step.after->updated_at = stamp_after(step.before->updated_at);
-                step.after->version = step.before->version + 1;
-            } else {
-                step.after->created_at = step.after->updated_at = now;
-            }
-            // Constructed in place when new: operator[] would default-construct the entry and
-            // the assignment then read its empty pointer back, a cache miss in a table this big.
-            Shard& shard = shard_of(items[i].id);
-            auto [entry, fresh] = shard.leads.try_emplace(items[i].id, step.after);
-            if (fresh) {
-                keep_for_cut(shard, items[i].id, nullptr);
-            } else {
-                keep_for_cut(shard, items[i].id, entry->second);  // the first change of the lead in this batch wins
-                entry->second = step.after;
-            }
             if (step.before) index_for_listing(step.after, step.before.get());
             else created.push_back(step.after);
             encoded.bytes().clear();
