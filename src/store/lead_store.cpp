@@ -382,16 +382,27 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
     };
     boost::unordered_flat_map<EmailKey*, LeadId, KeyHash, SameKey> owners_after;
     owners_after.reserve(2 * items.size());  // an email change names two addresses
-    auto owner_of = [&](EmailKey& key) -> LeadId {
-        if (auto it = owners_after.find(&key); it != owners_after.end()) return it->second;
-        const auto& owners = email_stripes_[stripe_index(key)].owners;
-        auto it = owners.find(key);
-        return it == owners.end() ? 0 : it->second;
+    // Who the stripes say owns each item's new address, looked up in a loop of their own: the
+    // lookups are independent cache misses in tables of millions, and a short loop has several
+    // in flight. The stripes do not change until every item is checked.
+    const auto changes_address = [&](std::size_t i) {
+        return !steps[i].failed && !keys[i].second.empty() && !(keys[i].first == keys[i].second);
+    };
+    std::vector<LeadId> stored_owner(items.size(), 0);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (!changes_address(i)) continue;
+        const auto& owners = email_stripes_[stripe_index(keys[i].second)].owners;
+        if (auto it = owners.find(keys[i].second); it != owners.end()) stored_owner[i] = it->second;
+    }
+    // ... and as the earlier items of the batch leave them.
+    auto owner_of = [&](std::size_t i) -> LeadId {
+        if (auto it = owners_after.find(&keys[i].second); it != owners_after.end()) return it->second;
+        return stored_owner[i];
     };
     for (std::size_t i = 0; i < items.size(); ++i) {
         auto& [old_key, new_key] = keys[i];
-        if (steps[i].failed || new_key.empty() || old_key == new_key) continue;
-        if (const LeadId owner = owner_of(new_key); owner != 0 && owner != items[i].id) {
+        if (!changes_address(i)) continue;
+        if (const LeadId owner = owner_of(i); owner != 0 && owner != items[i].id) {
             out.failures.emplace_back(i, StoreError{StoreErrc::DuplicateEmail, owner, "email"});
             steps[i].failed = true;
             continue;
