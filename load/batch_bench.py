@@ -16,6 +16,7 @@ Results also go to load/results/batch.json.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,22 +41,29 @@ def main():
     if args.binary == BIN and not os.path.exists(BIN):
         subprocess.run(["make", "-C", ROOT, "build"], check=True)
     builds = [("", args.binary)] + ([("baseline ", args.baseline_binary)] if args.baseline_binary else [])
+    # Each run's data dir is deleted when its server stops: a 10 s batch run writes ~0.5 GB, and
+    # a run of the defaults ~9 GB in all.
     work = tempfile.mkdtemp(prefix="leadd-batch-bench-")
     rates = {label + name: [] for label, _ in builds for name, _, _ in MODES}
-    for _ in range(args.rounds):
-        for name, script, env in MODES:
-            for label, binary in builds:
-                server = Leadd(tempfile.mkdtemp(dir=work), "--fsync", "always", binary=binary)
-                try:
-                    r = wrk_create(server, args.connections, args.seconds, script,
-                                   {**env, "LEADD_BATCH": str(args.batch)})
-                    leads = server.total()
-                finally:
-                    server.stop()
-                rate = leads / args.seconds
-                rates[label + name].append(rate)
-                print(f"{label + name:22} c={args.connections}: {rate:9.0f} leads/s ({r['rps']:.1f} req/s, "
-                      f"p99 {r['p99_ms']} ms, non-2xx {r['non2xx']})", file=sys.stderr)
+    try:
+        for _ in range(args.rounds):
+            for name, script, env in MODES:
+                for label, binary in builds:
+                    data = tempfile.mkdtemp(dir=work)
+                    server = Leadd(data, "--fsync", "always", binary=binary)
+                    try:
+                        r = wrk_create(server, args.connections, args.seconds, script,
+                                       {**env, "LEADD_BATCH": str(args.batch)})
+                        leads = server.total()
+                    finally:
+                        server.stop()
+                        shutil.rmtree(data, ignore_errors=True)
+                    rate = leads / args.seconds
+                    rates[label + name].append(rate)
+                    print(f"{label + name:22} c={args.connections}: {rate:9.0f} leads/s ({r['rps']:.1f} req/s, "
+                          f"p99 {r['p99_ms']} ms, non-2xx {r['non2xx']})", file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     print(f"\n`load/batch_bench.py --seconds {args.seconds} --connections {args.connections} "
           f"--batch {args.batch} --rounds {args.rounds}` (--fsync always, leadd on 1 core)\n")
     print("| build | mode | leads/s per round | median | ÷ single POST of the build |")

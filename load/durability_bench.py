@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -115,6 +116,14 @@ def main():
     if not os.path.exists(BIN):
         subprocess.run(["make", "-C", ROOT, "build"], check=True)
     work = tempfile.mkdtemp(prefix="leadd-bench-")
+    try:
+        results = run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the data dirs: up to a few GB
+    report(results)
+
+
+def run(args, work):
     results = {"fdatasync": fdatasync_latency(work), "creates": [], "restart": {}}
 
     for policy in args.policies.split(","):
@@ -147,7 +156,10 @@ def main():
                                                      "ready_s": server.ready_after}
         server.stop()
         results["restart"]["loaded"] = loaded
+    return results
 
+
+def report(results):
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "durability.json"), "w") as f:
         json.dump(results, f, indent=2)
