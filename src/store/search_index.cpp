@@ -45,13 +45,8 @@ std::uint64_t byte_mask(std::string_view text) {
     return mask;
 }
 
-std::uint32_t trigram_at(std::string_view folded, std::size_t at) {
-    return std::uint32_t{static_cast<unsigned char>(folded[at])} << 16 |
-           std::uint32_t{static_cast<unsigned char>(folded[at + 1])} << 8 |
-           std::uint32_t{static_cast<unsigned char>(folded[at + 2])};
-}
-
-// Calls visit(trigram) for each trigram of the folded text, in order, repeats included.
+// Calls visit(trigram) for each trigram of `text` as it folds (folding folded text changes
+// nothing), in order, repeats included: a lead's name and email, or a needle.
 template <class Visit>
 void for_each_trigram(std::string_view text, Visit&& visit) {
     if (text.size() < 3) return;
@@ -282,7 +277,7 @@ void SearchIndex::for_each_trigram_match(std::string_view folded,
                                           const std::function<void(const LeadPtr&)>& visit) const {
     std::vector<Trigram> trigrams;
     trigrams.reserve(folded.size() - 2);
-    for (std::size_t at = 0; at + 3 <= folded.size(); ++at) trigrams.push_back(trigram_at(folded, at));
+    for_each_trigram(folded, [&trigrams](Trigram trigram) { trigrams.push_back(trigram); });
     std::sort(trigrams.begin(), trigrams.end());
     trigrams.erase(std::unique(trigrams.begin(), trigrams.end()), trigrams.end());
 

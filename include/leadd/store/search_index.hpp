@@ -3,9 +3,9 @@
 // case-insensitively (A-Z fold to a-z, every other byte compares as is), without scanning them.
 //
 // Every lead lives in a slot (a 32-bit number into a table of LeadPtr), whose number the lead
-// itself carries (Lead::search_slot), so an update or erase needs no id -> slot table. For each trigram (three
-// folded bytes) of a name or an email there is a posting list: the ascending slots whose name or
-// email contains it. Trigrams never span name and email, so a trigram list is exact for a 3-byte
+// itself carries (Lead::search_slot), so an update or erase needs no id -> slot table. For each
+// trigram (three folded bytes) of a name or an email there is a posting list: the ascending slots
+// whose name or email contains it. Trigrams never span name and email, so a trigram list is exact for a 3-byte
 // needle, and the intersection of a longer needle's lists is a candidate set verified against the
 // real strings. New slots are always the highest, so indexing a lead only appends.
 //
