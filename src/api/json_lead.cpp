@@ -87,8 +87,7 @@ void append_lead_json(std::string& out, const store::Lead& lead) {
     const std::size_t created_at_size = out.size() - created_at;
     out += R"(","updatedAt":")";
     if (lead.updated_at == lead.created_at) {  // every create: the same text again
-        out.resize(out.size() + created_at_size);
-        std::memcpy(out.data() + out.size() - created_at_size, out.data() + created_at, created_at_size);
+        out.append(out, created_at, created_at_size);
     } else {
         store::append_iso8601(out, lead.updated_at);
     }

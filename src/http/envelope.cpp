@@ -71,11 +71,10 @@ constexpr std::string_view success_head = R"({"success":true,"data":)";
 }
 
 Response success_response_text(int status, std::string_view data_json) {
-    Response r;
-    r.status = status;
-    r.body.reserve(success_head.size() + data_json.size() + 1);
-    r.body.append(success_head).append(data_json).push_back('}');
-    return r;
+    std::string body;
+    body.reserve(success_head.size() + data_json.size() + 1);
+    body.append(success_head).append(data_json);
+    return success_response_built(status, std::move(body));
 }
 
 std::string success_envelope_head() { return std::string(success_head); }
