@@ -716,10 +716,10 @@ def main():
                         run_n += 1
                         point[label] = measure(server, script, c, secs, args, env, f"r{run_n}-{os.getpid()}")
                     row["sweep"].append(point)
-                    l, ce = point["leadd"], point["ceiling"]
+                    l, ce, ce_rps = point["leadd"], point["ceiling"], ceiling_rps(point)
                     log(f"{name:6} fsync {policy:6} c={c:3}: leadd {l['rps']:9.0f} req/s p99 {l['p99_ms']:7.2f} ms "
-                        f"err {l['errors']} cpu {l['cpu_pct']:3.0f}% | ceiling {ceiling_rps(point):9.0f} req/s "
-                        f"p99 {ce['p99_ms']:6.2f} ms -> {l['rps'] / ceiling_rps(point) if ceiling_rps(point) else 0:.2f}")
+                        f"err {l['errors']} cpu {l['cpu_pct']:3.0f}% | ceiling {ce_rps:9.0f} req/s "
+                        f"p99 {ce['p99_ms']:6.2f} ms -> {l['rps'] / ce_rps if ce_rps else 0:.2f}")
                     if c == args.connections:
                         row["main"] = point
                 res["rows"].append(row)
