@@ -154,11 +154,11 @@ using SourceBound = listing_order::BySourceThenTime::Bound;
 void WorkspaceIndex::put(const LeadPtr& lead, const Lead* previous) {
     search_.put(lead, previous);
     if (!previous) {
-        created_.insert({lead->created_at, lead});
+        created_.insert({lead->created_at, lead->id, lead});
         add(lead);
         return;
     }
-    created_.replace({lead->created_at, lead});  // createdAt and id never change: same place
+    created_.replace({lead->created_at, lead->id, lead});  // createdAt and id never change: same place
     if (lead->status == previous->status && lead->source == previous->source && lead->name == previous->name) {
         repoint(*lead, *previous);  // most updates (metadata, phone, email) keep every position but updatedAt
         return;
@@ -177,15 +177,15 @@ void WorkspaceIndex::add(const LeadPtr& owned_lead) {
     const Lead* lead = owned_lead.get();
     const std::size_t s = status_index(lead->status);
     const ByName::Key name_key = ByName::key_of(lead->name);
-    updated_.insert({lead->updated_at, lead});
+    updated_.insert({lead->updated_at, lead->id, lead});
     by_name_.insert({name_key, lead->id, lead});
-    created_by_status_[s].insert({lead->created_at, lead});
-    updated_by_status_[s].insert({lead->updated_at, lead});
+    created_by_status_[s].insert({lead->created_at, lead->id, lead});
+    updated_by_status_[s].insert({lead->updated_at, lead->id, lead});
     name_by_status_[s].insert({name_key, lead->id, lead});
     if (lead->source) {
         const std::uint32_t source = intern_source(*lead->source);
-        created_by_source_.insert({source, lead->created_at, lead});
-        created_by_status_source_[s].insert({source, lead->created_at, lead});
+        created_by_source_.insert({source, lead->created_at, lead->id, lead});
+        created_by_status_source_[s].insert({source, lead->created_at, lead->id, lead});
     }
 }
 
@@ -193,14 +193,14 @@ void WorkspaceIndex::repoint(const Lead& lead, const Lead& previous) {
     const std::size_t s = status_index(lead.status);
     const ByName::Entry by_name{ByName::key_of(lead.name), lead.id, &lead};
     updated_.erase(TimeBound{previous.updated_at, previous.id});
-    updated_.insert({lead.updated_at, &lead});
+    updated_.insert({lead.updated_at, lead.id, &lead});
     updated_by_status_[s].erase(TimeBound{previous.updated_at, previous.id});
-    updated_by_status_[s].insert({lead.updated_at, &lead});
+    updated_by_status_[s].insert({lead.updated_at, lead.id, &lead});
     by_name_.replace(by_name);
     name_by_status_[s].replace(by_name);
-    created_by_status_[s].replace({lead.created_at, &lead});
+    created_by_status_[s].replace({lead.created_at, lead.id, &lead});
     if (lead.source) {
-        const listing_order::BySourceThenTime::Entry by_source{find_source(*lead.source)->number, lead.created_at, &lead};
+        const listing_order::BySourceThenTime::Entry by_source{find_source(*lead.source)->number, lead.created_at, lead.id, &lead};
         created_by_source_.replace(by_source);
         created_by_status_source_[s].replace(by_source);
     }

@@ -34,8 +34,9 @@
 // readers. Leads are immutable; the index keeps each lead's LeadPtr once, in the createdAt order
 // of all leads, and plain pointers in the other orders, which hold only leads that order owns.
 //
-// Memory at 1 000 000 leads (test_list_index "[.memory]", node bytes counted): ~211 bytes per
-// lead for the orders (entries of 16-32 bytes in leaves ~80-95% full), plus the search index.
+// Memory at 1 000 000 leads (test_list_index "[.memory]", node bytes counted): ~279 bytes per
+// lead for the orders (entries of 24-40 bytes in leaves ~80-95% full; ~230 before time and
+// source entries carried their ids), plus the search index.
 
 #include "leadd/store/counted_tree.hpp"
 #include "leadd/store/lead.hpp"
@@ -60,27 +61,30 @@ struct TimeBound {
     LeadId id = 0;
 };
 
-// (time, id) order; the id is read through the pointer only when times tie. Pointer is
-// `const Lead*`, or LeadPtr for the tree that owns the leads.
+// (time, id) order. The entry carries the id: createdAt and updatedAt tie by the dozen (an
+// import stamps a thousand leads in one millisecond), and a tie read through the pointer is a
+// cache miss into a lead on every step of a descent among them. Pointer is `const Lead*`, or
+// LeadPtr for the tree that owns the leads.
 template <class Pointer>
 struct ByTime {
     struct Entry {
         Millis time = 0;
+        LeadId id = 0;
         Pointer lead{};
     };
     using Bound = TimeBound;
-    static Bound bound_of(const Entry& e) { return {e.time, e.lead->id}; }
-    static bool less(const Entry& a, const Entry& b) { return a.time != b.time ? a.time < b.time : a.lead->id < b.lead->id; }
-    static bool less(const Entry& a, const Bound& b) { return a.time != b.time ? a.time < b.time : a.lead->id < b.id; }
-    static bool less(const Bound& a, const Entry& b) { return a.time != b.time ? a.time < b.time : a.id < b.lead->id; }
-    static bool less(const Bound& a, const Bound& b) { return a.time != b.time ? a.time < b.time : a.id < b.id; }
+    static Bound bound_of(const Entry& e) { return {e.time, e.id}; }
+    template <class A, class B>
+    static bool less(const A& a, const B& b) { return a.time != b.time ? a.time < b.time : a.id < b.id; }
 };
 
-// (source number, createdAt, id) order: one source's leads are one range.
+// (source number, createdAt, id) order: one source's leads are one range. The entry carries
+// the id for the reason ByTime's does.
 struct BySourceThenTime {
     struct Entry {
         std::uint32_t source = 0;
         Millis time = 0;
+        LeadId id = 0;
         const Lead* lead = nullptr;
     };
     struct Bound {
@@ -88,17 +92,13 @@ struct BySourceThenTime {
         Millis time = 0;
         LeadId id = 0;
     };
-    static Bound bound_of(const Entry& e) { return {e.source, e.time, e.lead->id}; }
+    static Bound bound_of(const Entry& e) { return {e.source, e.time, e.id}; }
     template <class A, class B>
     static bool less(const A& a, const B& b) {
         if (a.source != b.source) return a.source < b.source;
         if (a.time != b.time) return a.time < b.time;
-        return id_of(a) < id_of(b);
+        return a.id < b.id;
     }
-
-private:
-    static LeadId id_of(const Entry& e) { return e.lead->id; }
-    static LeadId id_of(const Bound& b) { return b.id; }
 };
 
 // (ASCII-lower-cased name, id) order. An entry carries a Key: the first 23 lower-cased bytes
