@@ -159,12 +159,7 @@ void WorkspaceIndex::put(const LeadPtr& lead, const Lead* previous) {
         return;
     }
     created_.replace({lead->created_at, lead->id, lead});  // createdAt and id never change: same place
-    if (lead->status == previous->status && lead->source == previous->source && lead->name == previous->name) {
-        repoint(*lead, *previous);  // most updates (metadata, phone, email) keep every position but updatedAt
-        return;
-    }
-    remove(*previous);
-    add(lead);
+    move(*lead, *previous);
 }
 
 void WorkspaceIndex::erase(const Lead& lead) {
@@ -189,21 +184,72 @@ void WorkspaceIndex::add(const LeadPtr& owned_lead) {
     }
 }
 
-void WorkspaceIndex::repoint(const Lead& lead, const Lead& previous) {
+void WorkspaceIndex::move(const Lead& lead, const Lead& previous) {
+    // Each order whose key the update kept only points its entry at the new state (a replace, one
+    // descent); the others erase the previous entry and insert the new one. updatedAt always moves.
     const std::size_t s = status_index(lead.status);
-    const ByName::Entry by_name{ByName::key_of(lead.name), lead.id, &lead};
-    updated_.erase(TimeBound{previous.updated_at, previous.id});
-    updated_.insert({lead.updated_at, lead.id, &lead});
-    updated_by_status_[s].erase(TimeBound{previous.updated_at, previous.id});
-    updated_by_status_[s].insert({lead.updated_at, lead.id, &lead});
-    by_name_.replace(by_name);
-    name_by_status_[s].replace(by_name);
-    created_by_status_[s].replace({lead.created_at, lead.id, &lead});
-    if (lead.source) {
-        const listing_order::BySourceThenTime::Entry by_source{find_source(*lead.source)->number, lead.created_at, lead.id, &lead};
-        created_by_source_.replace(by_source);
-        created_by_status_source_[s].replace(by_source);
+    const std::size_t was = status_index(previous.status);
+    const bool renamed = lead.name != previous.name;
+    const bool resourced = lead.source != previous.source;
+
+    const TimeBound updated_before{previous.updated_at, previous.id};
+    const TimeOrder::Entry updated_now{lead.updated_at, lead.id, &lead};
+    updated_.erase(updated_before);
+    updated_.insert(updated_now);
+
+    const ByName::Entry name_now{ByName::key_of(lead.name), lead.id, &lead};
+    const ByName::Entry name_before{renamed ? ByName::key_of(previous.name) : name_now.key, previous.id, &previous};
+    if (renamed) {
+        by_name_.erase(name_before);
+        by_name_.insert(name_now);
+    } else {
+        by_name_.replace(name_now);
     }
+
+    // A source's number is looked up (or interned) before the previous source is released: the
+    // release may drop the previous number, and the erases below still need it.
+    std::optional<SourceBound> source_before;
+    if (previous.source) source_before = SourceBound{find_source(*previous.source)->number, previous.created_at, previous.id};
+    std::optional<SourceOrder::Entry> source_now;
+    if (lead.source) {
+        const std::uint32_t number = resourced ? intern_source(*lead.source) : static_cast<std::uint32_t>(source_before->source);
+        source_now = SourceOrder::Entry{number, lead.created_at, lead.id, &lead};
+    }
+    if (resourced) {
+        if (source_before) created_by_source_.erase(*source_before);
+        if (source_now) created_by_source_.insert(*source_now);
+    } else if (source_now) {
+        created_by_source_.replace(*source_now);
+    }
+
+    const TimeOrder::Entry created_now{lead.created_at, lead.id, &lead};
+    if (s == was) {
+        updated_by_status_[s].erase(updated_before);
+        updated_by_status_[s].insert(updated_now);
+        created_by_status_[s].replace(created_now);
+        if (renamed) {
+            name_by_status_[s].erase(name_before);
+            name_by_status_[s].insert(name_now);
+        } else {
+            name_by_status_[s].replace(name_now);
+        }
+        if (resourced) {
+            if (source_before) created_by_status_source_[s].erase(*source_before);
+            if (source_now) created_by_status_source_[s].insert(*source_now);
+        } else if (source_now) {
+            created_by_status_source_[s].replace(*source_now);
+        }
+    } else {
+        updated_by_status_[was].erase(updated_before);
+        updated_by_status_[s].insert(updated_now);
+        created_by_status_[was].erase(TimeBound{previous.created_at, previous.id});
+        created_by_status_[s].insert(created_now);
+        name_by_status_[was].erase(name_before);
+        name_by_status_[s].insert(name_now);
+        if (source_before) created_by_status_source_[was].erase(*source_before);
+        if (source_now) created_by_status_source_[s].insert(*source_now);
+    }
+    if (resourced && previous.source) release_source(*previous.source);
 }
 
 void WorkspaceIndex::remove(const Lead& lead) {

@@ -175,9 +175,8 @@ private:
 
     void add(const LeadPtr& lead);              // into every order but created_
     void remove(const Lead& lead);              // from every order but created_
-    // An update that kept status, source and name: only updatedAt moves; elsewhere the entry
-    // stays and points at the new state.
-    void repoint(const Lead& lead, const Lead& previous);
+    // An update: `lead` replaces `previous` in every order but created_.
+    void move(const Lead& lead, const Lead& previous);
     std::uint32_t intern_source(const std::string& source);
     void release_source(const std::string& source);
     const SourceNumber* find_source(const std::string& source) const;
