@@ -50,10 +50,13 @@ Seq Log::append(RecordType type, std::string_view payload) {
 
 void Log::when_durable(Seq seq, std::function<void(bool)> done) {
     {
-        std::lock_guard lock(mu_);
+        std::unique_lock lock(mu_);
         if (seq > durable_) {
             waiters_.emplace(seq, std::move(done));
             flush_requested_ = true;
+            // Notified after unlocking: woken under the lock, the flusher (on a busy core, at
+            // once) would only block on mu_ and switch back, two context switches for nothing.
+            lock.unlock();
             wake_.notify_one();
             return;
         }
@@ -174,6 +177,7 @@ void Log::complete_waiters(Seq durable, bool ok) {
 
 void Log::flusher_loop() {
     std::unique_lock lock(mu_);
+    std::string batch;  // what this round writes; its buffer goes back and forth with pending_'s
     std::string retry;  // a batch that failed; rewritten, ahead of newer records, into a fresh segment
     Seq retry_first = 0;
     Clock::time_point failing_since{};
@@ -208,10 +212,16 @@ void Log::flusher_loop() {
         const bool stopping = stop_;
         const bool retrying = !retry.empty();
         const Seq first = retry.empty() ? pending_first_ : retry_first;
-        std::string batch = std::move(retry);
-        retry.clear();
-        batch += pending_;
-        pending_.clear();
+        // The batch takes pending_'s buffer and leaves it last round's (emptied): nothing is
+        // copied or allocated while writers wait for mu_.
+        batch.clear();
+        if (retry.empty()) {
+            batch.swap(pending_);
+        } else {
+            batch.swap(retry);
+            batch += pending_;
+            pending_.clear();
+        }
         const Seq last = last_appended_;
         const bool rotate = rotate_requested_ && !batch.empty();  // a rotation waits for a batch
         if (rotate) rotate_requested_ = false;
