@@ -95,6 +95,26 @@ TEST_CASE("a revoked key fails; the workspace's other keys still work", "[keys]"
     CHECK(keys.authenticate(k2->api_key)->workspace == ws.id);
 }
 
+TEST_CASE("a key revoked right after it authenticated fails on its next request", "[keys]") {
+    // Each thread remembers the last key it hashed: what it remembers must be the digest only,
+    // never the answer, and a near-miss of the remembered key must not pass for it.
+    KeyRegistry keys;
+    const auto ws = keys.create_workspace("A");
+    const auto k1 = keys.issue_key(ws.id);
+    REQUIRE(k1);
+    CHECK(keys.authenticate(k1->api_key)->workspace == ws.id);
+    CHECK(keys.authenticate(k1->api_key)->workspace == ws.id);  // the remembered digest
+    std::string flipped = k1->api_key;
+    flipped.back() = flipped.back() == 'a' ? 'b' : 'a';
+    CHECK_FALSE(keys.authenticate(flipped));
+    CHECK(keys.authenticate(k1->api_key)->workspace == ws.id);
+    CHECK(keys.revoke(k1->key_id).has_value());
+    CHECK_FALSE(keys.authenticate(k1->api_key));
+    // Another registry, the same thread: it knows nothing of the key.
+    KeyRegistry other;
+    CHECK_FALSE(other.authenticate(k1->api_key));
+}
+
 TEST_CASE("a key cannot be issued for an unknown workspace", "[keys]") {
     KeyRegistry keys;
     CHECK_FALSE(keys.issue_key(0).has_value());
