@@ -29,9 +29,9 @@ Metadata::Metadata(const boost::json::object& object) {
     }
 }
 
-boost::json::object Metadata::object() const {
+boost::json::object Metadata::object(boost::json::storage_ptr storage) const {
     boost::system::error_code ec;
-    auto parsed = parse_json(text_, ec);
+    auto parsed = parse_json(text_, ec, std::move(storage));
     // Never: the text only ever comes from serializing an object.
     if (ec || !parsed.is_object()) throw std::logic_error("lead metadata is not a serialized object");
     return std::move(parsed.get_object());

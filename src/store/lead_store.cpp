@@ -6,6 +6,8 @@
 #include "leadd/store/merge_patch.hpp"
 #include "leadd/wal/codec.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
+
 #include <algorithm>
 #include <iterator>
 #include <utility>
@@ -172,7 +174,11 @@ std::variant<Lead, StoreError> LeadStore::apply_patch(const Lead& current, const
     if (patch.source) next.source = *patch.source;
     if (patch.status) next.status = *patch.status;
     if (patch.metadata_merge) {
-        boost::json::object merged = current.metadata.object();
+        // The merged object only lives until its text is made: its nodes come from a buffer on
+        // the stack (a typical lead's fit), not one heap block per key and value.
+        unsigned char scratch_buffer[4096];
+        boost::json::monotonic_resource scratch(scratch_buffer, sizeof scratch_buffer);
+        boost::json::object merged = current.metadata.object(&scratch);
         apply_merge_patch(merged, *patch.metadata_merge);
         next.metadata = merged;
         if (next.metadata != current.metadata && next.metadata.text().size() > options_.max_metadata_bytes)
@@ -203,8 +209,11 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
     // earlier, another lead could take the old address and be logged (and listed) before this
     // lead is seen without it.
     std::optional<StripeLocks> stripe_locks;
-    const EmailKey old_key(ws, current.email);
-    const EmailKey new_key(ws, next.email);
+    // Most updates keep the email byte for byte and need no keys (an allocation and a fold each);
+    // a change of case only makes two equal ones.
+    const bool email_changed = next.email != current.email;
+    const EmailKey old_key = email_changed ? EmailKey(ws, current.email) : EmailKey();
+    const EmailKey new_key = email_changed ? EmailKey(ws, next.email) : EmailKey();
     if (old_key != new_key) {
         const std::size_t old_stripe = stripe_index(old_key);
         const std::size_t new_stripe = stripe_index(new_key);

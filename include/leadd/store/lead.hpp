@@ -82,7 +82,9 @@ public:
     Metadata(const boost::json::object& object);  // NOLINT: a lead's metadata is set from objects
 
     std::string_view text() const { return text_; }
-    boost::json::object object() const;
+    // `storage`: where the object's nodes go (a scratch buffer for an object that only lives
+    // until it is merged and serialized back).
+    boost::json::object object(boost::json::storage_ptr storage = {}) const;
     friend bool operator==(const Metadata& a, const Metadata& b) { return a.text_ == b.text_; }
 
 private:
