@@ -3,6 +3,8 @@
 #include "leadd/store/clock.hpp"
 #include "leadd/store/ids.hpp"
 
+#include <boost/json/serializer.hpp>
+
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -94,22 +96,43 @@ std::optional<FieldError> check_status(const json::value& v, Status& out) {
 }
 
 // A create's metadata: kept as its text (serialized once, which also measures it).
-std::optional<FieldError> check_metadata(const json::value& v, store::Metadata& out) {
+std::optional<FieldError> check_metadata_shape(const json::value& v) {
     if (!v.is_object()) return error("metadata", v, "Metadata must be a JSON object");
     if (json_depth(v) > max_metadata_depth)
         return error("metadata", nullptr, "Metadata must not be nested deeper than 16 levels");
+    return std::nullopt;
+}
+
+FieldError metadata_too_large() {
+    return error("metadata", nullptr, "Metadata must be at most 65536 bytes when serialized");
+}
+
+// A create's metadata: kept as its text.
+std::optional<FieldError> check_metadata(const json::value& v, store::Metadata& out) {
+    if (auto e = check_metadata_shape(v)) return e;
     store::Metadata text(v.get_object());
-    if (text.text().size() > max_metadata_bytes)
-        return error("metadata", nullptr, "Metadata must be at most 65536 bytes when serialized");
+    if (text.text().size() > max_metadata_bytes) return metadata_too_large();
     out = std::move(text);
     return std::nullopt;
 }
 
-// An update's metadata: kept as the object, which the store merges into the lead's.
-std::optional<FieldError> check_metadata(const json::value& v, json::object& out) {
-    store::Metadata text;
-    if (auto e = check_metadata(v, text)) return e;
-    out = v.get_object();
+// Whether `v` serializes to more than `limit` bytes; counted a buffer at a time, never kept.
+bool serializes_longer_than(const json::value& v, std::size_t limit) {
+    json::serializer writer;
+    writer.reset(&v);
+    char buffer[1024];
+    std::size_t size = 0;
+    while (!writer.done() && size <= limit) size += writer.read(buffer, sizeof buffer).size();
+    return size > limit;
+}
+
+// An update's metadata: kept as the object, which the store merges into the lead's. The copy
+// shares the request body's storage (the handler's arena, which outlives the patch), so it takes
+// no heap block per key and value.
+std::optional<FieldError> check_metadata(const json::value& v, std::optional<json::object>& out) {
+    if (auto e = check_metadata_shape(v)) return e;
+    if (serializes_longer_than(v, max_metadata_bytes)) return metadata_too_large();
+    out.emplace(v.get_object(), v.storage());
     return std::nullopt;
 }
 
@@ -256,7 +279,7 @@ std::variant<store::LeadPatch, FieldError> validate_patch(const json::object& bo
     }
     if (const auto* v = body.if_contains("metadata")) {
         if (v->is_null()) return error("metadata", nullptr, "Metadata cannot be null");
-        if (auto e = check_metadata(*v, patch.metadata_merge.emplace())) return *e;
+        if (auto e = check_metadata(*v, patch.metadata_merge)) return *e;
     }
     return patch;
 }
