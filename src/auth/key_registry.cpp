@@ -3,8 +3,6 @@
 #include "leadd/store/clock.hpp"
 #include "leadd/wal/codec.hpp"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -145,11 +143,25 @@ namespace {
 // comparison takes the same time whatever the bytes, so it reveals nothing of the remembered
 // key; the key itself stays in this thread's memory until another replaces it, as it stays in
 // the connection's buffer anyway.
+// Equal-length strings, compared 8 bytes at a time with no early exit (CRYPTO_memcmp goes byte
+// by byte: ~700 instructions for a 64-byte key, about a sixth of what the memo saves).
+bool same_bytes_in_constant_time(std::string_view a, std::string_view b) {
+    std::uint64_t differ = 0;
+    std::size_t i = 0;
+    for (; i + 8 <= a.size(); i += 8) {
+        std::uint64_t x, y;
+        std::memcpy(&x, a.data() + i, 8);
+        std::memcpy(&y, b.data() + i, 8);
+        differ |= x ^ y;
+    }
+    for (; i < a.size(); ++i) differ |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return differ == 0;
+}
+
 Digest sha256_of_key(std::string_view api_key) {
     thread_local std::string last_key;
     thread_local Digest last_digest{};
-    if (!last_key.empty() && api_key.size() == last_key.size() &&
-        CRYPTO_memcmp(api_key.data(), last_key.data(), api_key.size()) == 0)
+    if (!last_key.empty() && api_key.size() == last_key.size() && same_bytes_in_constant_time(api_key, last_key))
         return last_digest;
     last_digest = sha256(api_key);
     last_key.assign(api_key);
