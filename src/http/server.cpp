@@ -63,9 +63,12 @@ bool is_write(std::string_view method) {
 // the gate for everything appended so far (one flusher wake-up). When that batch is durable,
 // one post brings the whole group back. Each io_context has its own thread, so the parked group
 // is per thread.
-awaitable<bool> wait_until_durable(DurabilityGate& gate) {
-    auto executor = co_await asio::this_coro::executor;
-    co_return co_await asio::async_initiate<decltype(use_awaitable), void(bool)>(
+//
+// Not a coroutine itself: it returns async_initiate's awaitable, which the connection's
+// coroutine awaits directly (a wrapping coroutine would cost a frame and a resumption per write).
+template <class Executor>
+awaitable<bool> wait_until_durable(DurabilityGate& gate, const Executor& executor) {
+    return asio::async_initiate<decltype(use_awaitable), void(bool)>(
         [&gate, executor](auto handler) {
             using Handler = decltype(handler);
             using Group = std::vector<Handler>;
@@ -270,13 +273,13 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
 
     // The response is written as one buffer built here: status line, headers, body. Beast's
     // serializer walks a chain of buffer views per write, which costs more than the request.
+    // Not a coroutine: it returns the write's awaitable for the caller to await (a coroutine per
+    // response would cost a frame and a resumption each).
     std::string wire;
-    auto send = [&](Response response, std::string_view request_id, bool keep_alive,
-                    unsigned version) -> awaitable<beast::error_code> {
+    auto send = [&](const Response& response, std::string_view request_id, bool keep_alive, unsigned version) {
         serialize_response(wire, response, request_id, keep_alive, version);
         stream.expires_after(options.read_timeout);
-        auto [ec, n] = co_await asio::async_write(stream, asio::buffer(wire), as_tuple);
-        co_return ec;
+        return asio::async_write(stream, asio::buffer(wire), as_tuple);
     };
 
     // A streamed response: the head, then one write per piece the producer makes, each awaited
@@ -400,7 +403,7 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         Response response = handle(req, request_id, too_large, routed_by, route);
         DurabilityGate* gate = durability.load(std::memory_order_acquire);
         if (gate && response.status / 100 == 2 && is_write(req.method_string()) &&
-            !co_await wait_until_durable(*gate)) {
+            !co_await wait_until_durable(*gate, stream.get_executor())) {
             Request r;
             r.request_id = request_id;
             Response unconfirmed = error_response(
@@ -415,8 +418,11 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         // HTTP/1.0 has no chunks: a streamed body ends when the connection closes.
         const bool streamed = static_cast<bool>(response.stream);
         const bool stays_open = keep_alive && !(streamed && req.version() == 10);
-        const auto ec = streamed ? co_await send_streamed(std::move(response), request_id, stays_open, req.version())
-                                 : co_await send(std::move(response), request_id, keep_alive, req.version());
+        beast::error_code ec;
+        if (streamed)
+            ec = co_await send_streamed(std::move(response), request_id, stays_open, req.version());
+        else
+            std::tie(ec, std::ignore) = co_await send(response, request_id, keep_alive, req.version());
         const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::steady_clock::now() - started).count();
         const std::string_view target = req.target();
