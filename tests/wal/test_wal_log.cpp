@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <thread>
 
@@ -69,4 +71,40 @@ TEST_CASE("--fsync always acknowledges a record only after an fdatasync that cov
         CHECK(log.stats().fsyncs > before);
     }
     log.close();
+}
+
+TEST_CASE("a segment's size is the bytes written, whatever the disk reserves ahead of them", "[wal][log]") {
+    // The posix file reserves blocks past the end (fallocate, keep size) so appends do not
+    // allocate: recovery reads the file's size, which must stay exactly what was written, and
+    // closing the file gives the unused reservation back.
+    TempDir dir;
+    const auto path = dir.path() / "segment.log";
+    auto fs = wal::posix_file_system();
+    std::error_code ec;
+    auto file = fs->open_append(path, ec);
+    REQUIRE(file);
+    const std::string chunk(3000, 'r');
+    std::uint64_t written = 0;
+    for (int i = 0; i < 100; ++i) {
+        REQUIRE_FALSE(file->append(chunk));
+        written += chunk.size();
+    }
+    REQUIRE_FALSE(file->sync());
+    CHECK(file->size() == written);
+    CHECK(fs::file_size(path) == written);
+    struct stat open_stat {};
+    REQUIRE(::stat(path.c_str(), &open_stat) == 0);
+    const std::uint64_t reserve_ahead = 8 << 20;
+    // Where the filesystem reserves at all (fallocate works here), the blocks cover more than
+    // the bytes: the reservation is in place while the file is open.
+    const bool reserved = static_cast<std::uint64_t>(open_stat.st_blocks) * 512 >= written + reserve_ahead / 2;
+    file.reset();
+    CHECK(fs::file_size(path) == written);
+    struct stat closed_stat {};
+    REQUIRE(::stat(path.c_str(), &closed_stat) == 0);
+    CHECK(static_cast<std::uint64_t>(closed_stat.st_blocks) * 512 < written + reserve_ahead / 2);
+    if (!reserved) WARN("this filesystem reserved nothing ahead; only the sizes were checked");
+    std::string read_back;
+    REQUIRE_FALSE(fs->read_all(path, read_back));
+    CHECK(read_back.size() == written);
 }
