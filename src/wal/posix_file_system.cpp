@@ -25,7 +25,12 @@ public:
 
     PosixAppendFile(int fd, std::uint64_t size) : fd_(fd), size_(size), reserved_to_(size) {}
     ~PosixAppendFile() override {
-        if (reserved_to_ > size_) (void)::ftruncate(fd_, static_cast<off_t>(size_));
+        // Only while the file is still as this handle left it: after a failed write the log
+        // reopens the same name and truncates it through another handle, and a truncate here
+        // would then put the abandoned bytes' length back, as zeros.
+        struct stat st {};
+        if (reserved_to_ > size_ && ::fstat(fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) == size_)
+            (void)::ftruncate(fd_, static_cast<off_t>(size_));
         ::close(fd_);
     }
 
