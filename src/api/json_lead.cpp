@@ -64,7 +64,10 @@ void append_lead_json(std::string& out, const store::Lead& lead) {
     }
     // Written directly, in the documented key order: building a json::object first costs more
     // than the rest of a GET.
-    out.reserve(out.size() + 256 + lead.name.size() + lead.email.size());
+    // Room for the keys, ids and timestamps (~230 bytes), the strings and the metadata, so the
+    // text is written without growing (escapes aside).
+    out.reserve(out.size() + 256 + lead.name.size() + lead.email.size() + (lead.phone ? lead.phone->size() : 0) +
+                (lead.source ? lead.source->size() : 0) + lead.metadata.text().size());
     out += R"({"id":")";
     store::append_hex_id(out, "lead_", lead.id);
     out += R"(","name":)";

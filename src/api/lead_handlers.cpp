@@ -25,8 +25,15 @@ namespace {
 // (json_lead.hpp says why).
 enum class Answering { Read, Write };
 http::Response lead_response(int status, const store::Lead& lead, Answering answering) {
-    auto r = answering == Answering::Read ? http::success_response_text(status, lead_json_text(lead))
-                                          : http::success_response_text(status, render_lead_json(lead));
+    http::Response r;
+    if (answering == Answering::Read) {
+        r = http::success_response_text(status, lead_json_text(lead));
+    } else {
+        // Rendered straight into the body: no text of its own to copy in.
+        std::string body = http::success_envelope_head();
+        append_lead_json(body, lead);
+        r = http::success_response_built(status, std::move(body));
+    }
     r.set_header("ETag", etag_of(lead));
     return r;
 }
