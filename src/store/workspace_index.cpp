@@ -184,28 +184,38 @@ void WorkspaceIndex::add(const LeadPtr& owned_lead) {
     }
 }
 
+namespace {
+
+// What an update does to one order (`from` and `to` differ when the order is one per status and
+// the status changed): where the lead's key in it changed, or the lead enters or leaves it (an
+// empty `before` or `now`), the old entry is erased and the new one inserted; otherwise the
+// entry is only pointed at the new state, in place (one descent instead of two).
+template <class Order, class Before, class Now>
+void move_entry(Order& from, Order& to, bool key_changed, const std::optional<Before>& before,
+                const std::optional<Now>& now) {
+    if (!key_changed && &from == &to) {
+        if (now) to.replace(*now);
+        return;
+    }
+    if (before) from.erase(*before);
+    if (now) to.insert(*now);
+}
+
+}  // namespace
+
 void WorkspaceIndex::move(const Lead& lead, const Lead& previous) {
-    // Each order whose key the update kept only points its entry at the new state (a replace, one
-    // descent); the others erase the previous entry and insert the new one. updatedAt always moves.
     const std::size_t s = status_index(lead.status);
     const std::size_t was = status_index(previous.status);
     const bool renamed = lead.name != previous.name;
     const bool resourced = lead.source != previous.source;
 
-    const TimeBound updated_before{previous.updated_at, previous.id};
-    const TimeOrder::Entry updated_now{lead.updated_at, lead.id, &lead};
-    updated_.erase(updated_before);
-    updated_.insert(updated_now);
-
-    const ByName::Entry name_now{ByName::key_of(lead.name), lead.id, &lead};
-    const ByName::Entry name_before{renamed ? ByName::key_of(previous.name) : name_now.key, previous.id, &previous};
-    if (renamed) {
-        by_name_.erase(name_before);
-        by_name_.insert(name_now);
-    } else {
-        by_name_.replace(name_now);
-    }
-
+    const auto updated_before = std::make_optional(TimeBound{previous.updated_at, previous.id});
+    const auto updated_now = std::make_optional(TimeOrder::Entry{lead.updated_at, lead.id, &lead});
+    const auto created_before = std::make_optional(TimeBound{previous.created_at, previous.id});
+    const auto created_now = std::make_optional(TimeOrder::Entry{lead.created_at, lead.id, &lead});
+    const auto name_now = std::make_optional(ByName::Entry{ByName::key_of(lead.name), lead.id, &lead});
+    const auto name_before =
+        std::make_optional(ByName::Entry{renamed ? ByName::key_of(previous.name) : name_now->key, previous.id, &previous});
     // A source's number is looked up (or interned) before the previous source is released: the
     // release may drop the previous number, and the erases below still need it.
     std::optional<SourceBound> source_before;
@@ -215,40 +225,14 @@ void WorkspaceIndex::move(const Lead& lead, const Lead& previous) {
         const std::uint32_t number = resourced ? intern_source(*lead.source) : static_cast<std::uint32_t>(source_before->source);
         source_now = SourceOrder::Entry{number, lead.created_at, lead.id, &lead};
     }
-    if (resourced) {
-        if (source_before) created_by_source_.erase(*source_before);
-        if (source_now) created_by_source_.insert(*source_now);
-    } else if (source_now) {
-        created_by_source_.replace(*source_now);
-    }
 
-    const TimeOrder::Entry created_now{lead.created_at, lead.id, &lead};
-    if (s == was) {
-        updated_by_status_[s].erase(updated_before);
-        updated_by_status_[s].insert(updated_now);
-        created_by_status_[s].replace(created_now);
-        if (renamed) {
-            name_by_status_[s].erase(name_before);
-            name_by_status_[s].insert(name_now);
-        } else {
-            name_by_status_[s].replace(name_now);
-        }
-        if (resourced) {
-            if (source_before) created_by_status_source_[s].erase(*source_before);
-            if (source_now) created_by_status_source_[s].insert(*source_now);
-        } else if (source_now) {
-            created_by_status_source_[s].replace(*source_now);
-        }
-    } else {
-        updated_by_status_[was].erase(updated_before);
-        updated_by_status_[s].insert(updated_now);
-        created_by_status_[was].erase(TimeBound{previous.created_at, previous.id});
-        created_by_status_[s].insert(created_now);
-        name_by_status_[was].erase(name_before);
-        name_by_status_[s].insert(name_now);
-        if (source_before) created_by_status_source_[was].erase(*source_before);
-        if (source_now) created_by_status_source_[s].insert(*source_now);
-    }
+    move_entry(updated_, updated_, true, updated_before, updated_now);
+    move_entry(by_name_, by_name_, renamed, name_before, name_now);
+    move_entry(created_by_source_, created_by_source_, resourced, source_before, source_now);
+    move_entry(updated_by_status_[was], updated_by_status_[s], true, updated_before, updated_now);
+    move_entry(created_by_status_[was], created_by_status_[s], false, created_before, created_now);
+    move_entry(name_by_status_[was], name_by_status_[s], renamed, name_before, name_now);
+    move_entry(created_by_status_source_[was], created_by_status_source_[s], resourced, source_before, source_now);
     if (resourced && previous.source) release_source(*previous.source);
 }
 
