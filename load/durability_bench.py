@@ -36,13 +36,15 @@ def free_port():
 
 
 class Leadd:
-    def __init__(self, data_dir, *args, binary=BIN):
+    # `wrapper`: what runs leadd (by default pinned to core 0; instructions_bench.py runs it
+    # under callgrind instead).
+    def __init__(self, data_dir, *args, binary=BIN, wrapper=("taskset", "-c", "0")):
         self.port = free_port()
         self.data_dir = data_dir
         self.log = open(os.path.join(data_dir, "..", f"leadd-{self.port}.log"), "wb")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            ["taskset", "-c", "0", binary, "serve", "--listen", f"127.0.0.1:{self.port}",
+            [*wrapper, binary, "serve", "--listen", f"127.0.0.1:{self.port}",
              "--data-dir", data_dir, "--threads", "1", "--log-level", "warn", *args],
             stdout=subprocess.DEVNULL, stderr=self.log)
         self.ready_after = self.wait_ready()

@@ -19,56 +19,16 @@ import glob
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
+import types
 
-from durability_bench import BIN, HERE, ROOT, free_port
+sys.dont_write_bytecode = True  # no load/__pycache__ from the imports below (as bench.py)
+import bench  # noqa: E402
+from durability_bench import BIN, HERE, ROOT, Leadd  # noqa: E402
 
 CONNECTIONS = 16
-
-
-def wait_ready(port, proc, timeout=180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("leadd exited while starting under callgrind")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("leadd did not become ready under callgrind")
-
-
-def seed(port, key, work, count):
-    """Creates `count` leads with seed.lua; returns the file of their ids."""
-    prefix = tempfile.mkdtemp(dir=work) + "/ids"  # each server its own ids
-    env = {**os.environ, "LEADD_KEY": key, "LEADD_IDS_OUT": prefix, "LEADD_SEED_COUNT": str(count),
-           "LEADD_SEED_THREADS": "1", "LEADD_RUN_ID": "seed"}
-    proc = subprocess.Popen(["wrk", "-t1", "-c8", "-d600s", "-s", os.path.join(HERE, "seed.lua"),
-                             f"http://127.0.0.1:{port}/"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    path = prefix + ".0"
-    deadline = time.monotonic() + 600
-    try:
-        while time.monotonic() < deadline:
-            try:
-                with open(path, "rb") as f:
-                    if f.read().count(b"\n") >= count:
-                        return path
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("seeding under callgrind took over 10 minutes")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
 
 
 def dump_total(path):
@@ -81,40 +41,37 @@ def dump_total(path):
 
 def measure(binary, script, seconds, leads, work):
     data = tempfile.mkdtemp(dir=work)
-    port = free_port()
     out = os.path.join(work, "callgrind.%p")
-    proc = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "serve",
-         "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--threads", "1", "--fsync", "none",
-         "--log-level", "warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Leadd(data, "--fsync", "none", binary=binary,
+                   wrapper=("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"))
+    pid = server.proc.pid  # valgrind runs leadd in its own process
     try:
-        wait_ready(port, proc)
-        with open(os.path.join(data, "initial-api-key")) as f:
-            key = f.read().strip()
-        ids = seed(port, key, work, leads)
-        subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
+        # bench.py's seeding (wrk + seed.lua), with wrk settings of its own.
+        seeding = tempfile.mkdtemp(dir=work)
+        ids = bench.seed(types.SimpleNamespace(url=lambda: server.url("")), server.key, leads,
+                         types.SimpleNamespace(wrk_threads=1, client_cpus="0-1", connections=8), seeding)
+        ids_path = os.path.join(seeding, "ids.txt")
+        with open(ids_path, "w") as f:
+            f.write("\n".join(ids) + "\n")
+        subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True)
         run = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", os.path.join(HERE, script),
-                              f"http://127.0.0.1:{port}"],
-                             env={**os.environ, "LEADD_KEY": key, "LEADD_IDS": ids},
+                              server.url("")],
+                             env={**os.environ, "LEADD_KEY": server.key, "LEADD_IDS": ids_path},
                              capture_output=True, text=True, check=True).stdout
-        subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True)
         requests = int(re.search(r"^\s+(\d+) requests in", run, re.M).group(1))
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", run)
         if errors:
             raise RuntimeError(f"{script}: {errors.group(1)} answers were not 2xx")
         # The dump after the zeroing is the file numbered 1 (the one at exit comes later).
-        dumps = sorted(glob.glob(os.path.join(work, f"callgrind.{proc.pid}.*")))
+        dumps = sorted(glob.glob(os.path.join(work, f"callgrind.{pid}.*")))
         if not dumps:
             raise RuntimeError("callgrind wrote no dump")
         return dump_total(dumps[0]) / requests, requests
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        server.stop()
         shutil.rmtree(data, ignore_errors=True)
-        for f in glob.glob(os.path.join(work, f"callgrind.{proc.pid}*")):
+        for f in glob.glob(os.path.join(work, f"callgrind.{pid}*")):
             os.remove(f)
 
 
