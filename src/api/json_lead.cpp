@@ -63,11 +63,9 @@ void append_lead_json(std::string& out, const store::Lead& lead) {
         return;
     }
     // Written directly, in the documented key order: building a json::object first costs more
-    // than the rest of a GET.
-    // Room for the keys, ids and timestamps (~230 bytes), the strings and the metadata, so the
-    // text is written without growing (escapes aside).
-    out.reserve(out.size() + 256 + lead.name.size() + lead.email.size() + (lead.phone ? lead.phone->size() : 0) +
-                (lead.source ? lead.source->size() : 0) + lead.metadata.text().size());
+    // than the rest of a GET. Room is made first for the keys, ids and timestamps (~230 bytes),
+    // the strings and the metadata, so the text does not grow on the way (escapes aside).
+    out.reserve(out.size() + 256 + store::text_bytes(lead));
     out += R"({"id":")";
     store::append_hex_id(out, "lead_", lead.id);
     out += R"(","name":)";

@@ -14,9 +14,7 @@ std::string encode_lead(const Lead& lead) {
     // Room for all of it at once (five varints of at most 10 bytes, two bytes, up to five strings
     // each after its length's varint): grown from empty, a 300-byte record was reallocated five
     // times.
-    w.bytes().reserve(5 * 10 + 2 + 5 * 10 + lead.name.size() + lead.email.size() +
-                      (lead.phone ? lead.phone->size() : 0) + (lead.source ? lead.source->size() : 0) +
-                      lead.metadata.text().size());
+    w.bytes().reserve(5 * 10 + 2 + 5 * 10 + text_bytes(lead));
     encode_lead(lead, w);
     return std::move(w.bytes());
 }

@@ -109,6 +109,13 @@ struct Lead {
     RenderCache json;           // the API's JSON of this version, once someone asked for it
 };
 
+// The bytes of a lead's strings and metadata text: what its JSON and its log record hold beyond
+// a bounded amount of keys, numbers and framing (what their writers reserve for).
+inline std::size_t text_bytes(const Lead& lead) {
+    return lead.name.size() + lead.email.size() + (lead.phone ? lead.phone->size() : 0) +
+           (lead.source ? lead.source->size() : 0) + lead.metadata.text().size();
+}
+
 // A create, already validated by the api layer.
 struct NewLead {
     std::string name;
