@@ -37,14 +37,16 @@ Log::Log(LogOptions options, Seq next_seq) : options_(std::move(options)) {
 Log::~Log() { close(); }
 
 Seq Log::append(RecordType type, std::string_view payload) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     const Seq seq = ++last_appended_;
     if (pending_.empty()) pending_first_ = seq;
     const std::size_t before = pending_.size();
     frame_record(pending_, type, seq, payload);
     bytes_appended_.fetch_add(pending_.size() - before, std::memory_order_relaxed);
     records_appended_.fetch_add(1, std::memory_order_relaxed);
-    if (before < options_.eager_flush_bytes && pending_.size() >= options_.eager_flush_bytes) wake_.notify_one();
+    const bool eager = before < options_.eager_flush_bytes && pending_.size() >= options_.eager_flush_bytes;
+    lock.unlock();
+    if (eager) wake_.notify_one();  // after unlocking: see "Waking the flusher"
     return seq;
 }
 
@@ -54,10 +56,8 @@ void Log::when_durable(Seq seq, std::function<void(bool)> done) {
         if (seq > durable_) {
             waiters_.emplace(seq, std::move(done));
             flush_requested_ = true;
-            // Notified after unlocking: woken under the lock, the flusher (on a busy core, at
-            // once) would only block on mu_ and switch back, two context switches for nothing.
             lock.unlock();
-            wake_.notify_one();
+            wake_.notify_one();  // after unlocking: see "Waking the flusher"
             return;
         }
     }
