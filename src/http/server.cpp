@@ -66,8 +66,7 @@ bool is_write(std::string_view method) {
 //
 // Not a coroutine itself: it returns async_initiate's awaitable, which the connection's
 // coroutine awaits directly (a wrapping coroutine would cost a frame and a resumption per write).
-template <class Executor>
-awaitable<bool> wait_until_durable(DurabilityGate& gate, const Executor& executor) {
+awaitable<bool> wait_until_durable(DurabilityGate& gate, const asio::any_io_executor& executor) {
     return asio::async_initiate<decltype(use_awaitable), void(bool)>(
         [&gate, executor](auto handler) {
             using Handler = decltype(handler);
