@@ -1,11 +1,9 @@
 #include "leadd/ops/persistence.hpp"
 
 #include "leadd/ops/logging.hpp"
+#include "leadd/ops/thread_priority.hpp"
 #include "leadd/store/lead_codec.hpp"
 #include "leadd/wal/snapshot.hpp"
-
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -13,15 +11,6 @@
 namespace leadd::ops {
 
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-// nice 10 for the calling thread only (Linux keeps a nice value per thread): against busy
-// nice-0 workers it gets about a tenth of a core, so a snapshot still finishes under full load.
-// Best effort.
-void lower_this_threads_priority() { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10); }
-
-}  // namespace
 
 Persistence::Persistence(PersistenceOptions options, store::LeadStore& store, auth::KeyRegistry& keys)
     : options_(std::move(options)), store_(store), keys_(keys) {}
