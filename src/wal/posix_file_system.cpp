@@ -2,9 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <string>
 
 namespace leadd::wal {
 
@@ -19,11 +22,15 @@ std::error_code last_error() { return {errno, std::generic_category()}; }
 // project's ext4 test machine. Best effort: where fallocate fails (a filesystem without it, a
 // full disk) appends go on as before and the next reservation is tried reserve_ahead later.
 // Closing the file gives back what was reserved and not written.
+//
+// Writes go to size_ with pwrite, not to an O_APPEND end: a prepared file (open_prepared) is
+// written from its first byte over its zeros, and its blocks up to its end count as reserved.
 class PosixAppendFile final : public AppendFile {
 public:
     static constexpr std::uint64_t reserve_ahead = 8 << 20;
 
-    PosixAppendFile(int fd, std::uint64_t size) : fd_(fd), size_(size), reserved_to_(size) {}
+    PosixAppendFile(int fd, std::uint64_t size, std::uint64_t reserved_to)
+        : fd_(fd), size_(size), reserved_to_(reserved_to) {}
     ~PosixAppendFile() override {
         // Only while the file is still as this handle left it: after a failed write the log
         // reopens the same name and truncates it through another handle, and a truncate here
@@ -41,7 +48,7 @@ public:
             reserved_to_ = to;
         }
         while (!data.empty()) {
-            const ssize_t n = ::write(fd_, data.data(), data.size());
+            const ssize_t n = ::pwrite(fd_, data.data(), data.size(), static_cast<off_t>(size_));
             if (n < 0) {
                 if (errno == EINTR) continue;
                 return last_error();
@@ -70,7 +77,7 @@ class PosixFileSystem final : public FileSystem {
 public:
     std::unique_ptr<AppendFile> open_append(const std::filesystem::path& path,
                                             std::error_code& ec) override {
-        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0) {
             ec = last_error();
             return nullptr;
@@ -78,7 +85,42 @@ public:
         struct stat st {};
         ::fstat(fd, &st);
         ec.clear();
-        return std::make_unique<PosixAppendFile>(fd, static_cast<std::uint64_t>(st.st_size));
+        const auto size = static_cast<std::uint64_t>(st.st_size);
+        return std::make_unique<PosixAppendFile>(fd, size, size);
+    }
+
+    std::error_code prepare_zeroed(const std::filesystem::path& path, std::uint64_t bytes) override {
+        // The log's own appends come first: no preparing on a disk without room for the file
+        // twice over, and the blocks are taken in one fallocate before any zero is written.
+        struct statvfs fs {};
+        if (::statvfs(path.parent_path().c_str(), &fs) != 0) return last_error();
+        if (static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize < 2 * bytes) return {ENOSPC, std::generic_category()};
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) return last_error();
+        static const std::string zeros(1 << 20, '\0');
+        std::error_code ec;
+        if (::fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0 && errno != EOPNOTSUPP) ec = last_error();
+        for (std::uint64_t done = 0; done < bytes && !ec;) {
+            const auto n = ::pwrite(fd, zeros.data(), std::min<std::uint64_t>(zeros.size(), bytes - done),
+                                    static_cast<off_t>(done));
+            if (n < 0 && errno != EINTR) ec = last_error();
+            if (n > 0) done += static_cast<std::uint64_t>(n);
+        }
+        if (!ec && ::fdatasync(fd) != 0) ec = last_error();
+        ::close(fd);
+        return ec;
+    }
+
+    std::unique_ptr<AppendFile> open_prepared(const std::filesystem::path& path, std::error_code& ec) override {
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            ec = last_error();
+            return nullptr;
+        }
+        struct stat st {};
+        ::fstat(fd, &st);
+        ec.clear();
+        return std::make_unique<PosixAppendFile>(fd, 0, static_cast<std::uint64_t>(st.st_size));
     }
 
     std::error_code read_all(const std::filesystem::path& path, std::string& out) override {

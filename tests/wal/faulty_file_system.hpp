@@ -9,7 +9,7 @@
 //   fs->clear(Op::Append); fs->clear();         // stop failing one operation / all of them
 //
 // Every call is counted (counters()), failures included, and the names of the files opened for
-// appending are remembered in order (opened()). Thread-safe: the log's flusher calls in while
+// appending (open_append or open_prepared) are remembered in order (opened()). Thread-safe: the log's flusher calls in while
 // the test thread changes the script.
 
 #include "leadd/wal/file_system.hpp"
@@ -33,7 +33,8 @@ inline std::error_code eio() { return {EIO, std::generic_category()}; }
 class FaultyFileSystem final : public wal::FileSystem {
 public:
     enum class Op : std::size_t {
-        OpenAppend,    // FileSystem::open_append
+        OpenAppend,    // FileSystem::open_append and open_prepared
+        Prepare,       // FileSystem::prepare_zeroed
         Append,        // AppendFile::append
         Sync,          // AppendFile::sync
         FileTruncate,  // AppendFile::truncate
@@ -100,17 +101,15 @@ public:
     // wal::FileSystem
     std::unique_ptr<wal::AppendFile> open_append(const std::filesystem::path& path,
                                                  std::error_code& ec) override {
-        {
-            std::lock_guard lock(state_->mu);
-            state_->opened.push_back(path.filename().string());
-        }
-        if (auto fault = state_->check(Op::OpenAppend)) {
-            ec = fault->ec;
-            return nullptr;
-        }
-        auto inner = state_->inner->open_append(path, ec);
-        if (!inner) return nullptr;
-        return std::make_unique<File>(state_, std::move(inner));
+        return open(path, ec, &wal::FileSystem::open_append);
+    }
+    std::error_code prepare_zeroed(const std::filesystem::path& path, std::uint64_t bytes) override {
+        if (auto fault = state_->check(Op::Prepare)) return fault->ec;
+        return state_->inner->prepare_zeroed(path, bytes);
+    }
+    std::unique_ptr<wal::AppendFile> open_prepared(const std::filesystem::path& path,
+                                                   std::error_code& ec) override {
+        return open(path, ec, &wal::FileSystem::open_prepared);
     }
     std::error_code read_all(const std::filesystem::path& path, std::string& out) override {
         if (auto fault = state_->check(Op::ReadAll)) return fault->ec;
@@ -142,6 +141,22 @@ public:
 
 private:
     static constexpr std::size_t index(Op op) { return static_cast<std::size_t>(op); }
+
+    using Opener = std::unique_ptr<wal::AppendFile> (wal::FileSystem::*)(const std::filesystem::path&,
+                                                                         std::error_code&);
+    std::unique_ptr<wal::AppendFile> open(const std::filesystem::path& path, std::error_code& ec, Opener opener) {
+        {
+            std::lock_guard lock(state_->mu);
+            state_->opened.push_back(path.filename().string());
+        }
+        if (auto fault = state_->check(Op::OpenAppend)) {
+            ec = fault->ec;
+            return nullptr;
+        }
+        auto inner = ((*state_->inner).*opener)(path, ec);
+        if (!inner) return nullptr;
+        return std::make_unique<File>(state_, std::move(inner));
+    }
 
     struct Fault {
         std::uint64_t one_shot_call = 0;  // absolute call number that fails; 0: none

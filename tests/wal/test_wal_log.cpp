@@ -108,3 +108,37 @@ TEST_CASE("a segment's size is the bytes written, whatever the disk reserves ahe
     REQUIRE_FALSE(fs->read_all(path, read_back));
     CHECK(read_back.size() == written);
 }
+
+TEST_CASE("a prepared file is written from its first byte over its zeros; size() is the bytes written", "[wal][log]") {
+    TempDir dir;
+    const auto path = dir.path() / "prepared";
+    auto fs = wal::posix_file_system();
+    constexpr std::uint64_t prepared = 64 * 1024;
+    REQUIRE_FALSE(fs->prepare_zeroed(path, prepared));
+    CHECK(read_file(path) == std::string(prepared, '\0'));
+
+    std::error_code ec;
+    auto file = fs->open_prepared(path, ec);
+    REQUIRE(file);
+    CHECK(file->size() == 0);
+    const std::string first(1000, 'a');
+    REQUIRE_FALSE(file->append(first));
+    CHECK(file->size() == first.size());
+    CHECK(read_file(path) == first + std::string(prepared - first.size(), '\0'));
+
+    // Past the zeros the file grows like any other.
+    const std::string second(prepared, 'b');
+    REQUIRE_FALSE(file->append(second));
+    REQUIRE_FALSE(file->sync());
+    CHECK(file->size() == first.size() + second.size());
+    CHECK(read_file(path) == first + second);
+
+    // Cutting at size() drops what is past it (the log does this to a segment's unwritten zeros).
+    REQUIRE_FALSE(fs->prepare_zeroed(path, prepared));
+    file = fs->open_prepared(path, ec);
+    REQUIRE(file);
+    REQUIRE_FALSE(file->append(first));
+    REQUIRE_FALSE(file->truncate(file->size()));
+    file.reset();
+    CHECK(read_file(path) == first);
+}
