@@ -143,6 +143,9 @@ int main(int argc, char** argv) {
     persistence_options.log.fsync = *wal::parse_fsync_policy(config.fsync);
     persistence_options.log.fsync_interval = config.fsync_interval;
     persistence_options.log.segment_bytes = config.segment_bytes;
+    // Zeros written ahead save fdatasyncs their journal commit; without fdatasyncs they would
+    // only double what the log writes.
+    persistence_options.log.prepare_segments = persistence_options.log.fsync != wal::FsyncPolicy::None;
     persistence_options.log.fs = wal::posix_file_system();
     persistence_options.snapshot_every_bytes = config.snapshot_every_bytes;
     persistence_options.on_corruption =

@@ -1,6 +1,7 @@
 #include "leadd/wal/log.hpp"
 
 #include "leadd/ops/logging.hpp"
+#include "leadd/ops/thread_priority.hpp"
 #include "leadd/store/ids.hpp"
 
 #include <algorithm>
@@ -32,6 +33,7 @@ Log::Log(LogOptions options, Seq next_seq) : options_(std::move(options)) {
     if (auto ec = open_segment(next_seq, false))
         throw std::system_error(ec, "cannot create log segment in " + options_.dir.string());
     flusher_ = std::thread([this] { flusher_loop(); });
+    if (options_.prepare_segments) preparer_ = std::thread([this] { preparer_loop(); });
 }
 
 Log::~Log() { close(); }
@@ -117,27 +119,93 @@ void Log::close() {
         std::lock_guard lock(mu_);
         stop_ = true;
         wake_.notify_one();
+        prepare_wake_.notify_one();
     }
     if (flusher_.joinable()) flusher_.join();
+    if (preparer_.joinable()) preparer_.join();
+    if (file_ && file_prepared_) {
+        // The flusher has written and synced everything: what is left past it is zeros.
+        if (!file_->truncate(file_->size()) && options_.fsync != FsyncPolicy::None) (void)file_->sync();
+        file_prepared_ = false;
+    }
+    if (options_.prepare_segments) (void)options_.fs->remove(options_.dir / prepared_segment_file_name);
+}
+
+void Log::preparer_loop() {
+    ops::lower_this_threads_priority();
+    const std::chrono::milliseconds longest_pause{30'000};
+    auto pause = options_.retry_interval;
+    bool failing = false;
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+        if (prepared_ != Prepared::Wanted) {
+            prepare_wake_.wait(lock, [&] { return stop_ || prepared_ == Prepared::Wanted; });
+            continue;
+        }
+        lock.unlock();
+        const auto path = options_.dir / prepared_segment_file_name;
+        const auto ec = options_.fs->prepare_zeroed(path, options_.segment_bytes);
+        if (ec) (void)options_.fs->remove(path);  // on a full disk, the log needs that space more
+        if (ec && !failing)
+            ops::log(spdlog::level::warn, "cannot prepare the next log segment (" + ec.message() +
+                                              "); the log appends to ordinary segments until it can");
+        lock.lock();
+        failing = static_cast<bool>(ec);
+        if (!ec) {
+            prepared_ = Prepared::Ready;
+            pause = options_.retry_interval;
+        } else {
+            prepare_wake_.wait_for(lock, pause, [&] { return stop_; });
+            pause = std::min(pause * 2, longest_pause);
+        }
+    }
+}
+
+bool Log::take_prepared() {
+    std::lock_guard lock(mu_);
+    if (prepared_ != Prepared::Ready) return false;
+    prepared_ = Prepared::Taken;
+    return true;
+}
+
+void Log::prepare_next() {
+    std::lock_guard lock(mu_);
+    prepared_ = Prepared::Wanted;
+    prepare_wake_.notify_one();
 }
 
 std::error_code Log::open_segment(Seq first_seq, bool abandon_current) {
+    // A prepared segment's unwritten zeros are cut off (best effort: recovery copes with them),
+    // so that a later recovery finds its end where its records end.
+    if (file_ && file_prepared_) (void)file_->truncate(file_->size());
     // The finished segment is synced before it is left, except after a failure: then its pages
     // cannot be trusted and everything not known durable is rewritten into the new one.
     if (file_ && !abandon_current && options_.fsync != FsyncPolicy::None) {
         if (auto ec = sync_file()) return ec;
     }
     std::error_code ec;
-    auto file = options_.fs->open_append(options_.dir / segment_file_name(first_seq), ec);
-    if (ec) return ec;
-    // A file with this name can only hold records >= first_seq, none of them durable (they are
-    // the ones about to be written), so it starts over.
-    if (file->size() != 0) {
-        if ((ec = file->truncate(0))) return ec;
+    const auto path = options_.dir / segment_file_name(first_seq);
+    std::unique_ptr<AppendFile> file;
+    // A rename replaces any file of this name, and a failed one leaves the ordinary way open.
+    if (take_prepared()) {
+        if (!(ec = options_.fs->rename(options_.dir / prepared_segment_file_name, path)))
+            file = options_.fs->open_prepared(path, ec);
+        prepare_next();  // only now: the next prepared file is written under the same name
+    }
+    const bool prepared = file != nullptr;
+    if (!prepared) {
+        file = options_.fs->open_append(path, ec);
+        if (ec) return ec;
+        // A file with this name can only hold records >= first_seq, none of them durable (they
+        // are the ones about to be written), so it starts over.
+        if (file->size() != 0) {
+            if ((ec = file->truncate(0))) return ec;
+        }
     }
     if ((ec = options_.fs->sync_dir(options_.dir))) return ec;
     file_ = std::move(file);
     file_first_seq_ = first_seq;
+    file_prepared_ = prepared;
     return {};
 }
 
@@ -225,6 +293,8 @@ void Log::flusher_loop() {
         const Seq last = last_appended_;
         const bool rotate = rotate_requested_ && !batch.empty();  // a rotation waits for a batch
         if (rotate) rotate_requested_ = false;
+        // An ordinary segment is left for a prepared one as soon as one is ready.
+        const bool to_prepared = !file_prepared_ && prepared_ == Prepared::Ready;
 
         if (batch.empty()) {
             sync_if_due(stopping);
@@ -233,7 +303,7 @@ void Log::flusher_loop() {
         }
 
         lock.unlock();
-        auto ec = write_batch(batch, first, rotate, retrying);
+        auto ec = write_batch(batch, first, rotate || to_prepared, retrying);
         if (!ec && stopping && options_.fsync != FsyncPolicy::Always) ec = sync_file();
         if (ec)
             ops::log(spdlog::level::err, "log write failed (" + ec.message() + "): " +

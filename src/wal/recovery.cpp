@@ -29,19 +29,23 @@ bool valid_record_after(std::string_view data, std::size_t from, Seq after_seq) 
     return false;
 }
 
+bool all_zero(std::string_view data) {
+    return std::all_of(data.begin(), data.end(), [](char c) { return c == 0; });
+}
+
 struct Segment {
     Seq first;
     std::string name;
 };
 
-// A crash between creating a segment and writing to it leaves an empty file; it holds nothing,
-// so it must not turn the torn tail before it into "damage in the middle". Only read on the
-// (rare) damage path.
+// A crash between creating a segment and writing to it leaves an empty file, or a prepared one
+// that is all zeros; it holds nothing, so it must not turn the torn tail before it into "damage
+// in the middle". Only read on the (rare) damage path.
 bool only_empty_segments_after(FileSystem& fs, const std::filesystem::path& dir,
                                const std::vector<Segment>& segments, std::size_t i) {
     for (std::size_t j = i + 1; j < segments.size(); ++j) {
         std::string data;
-        if (fs.read_all(dir / segments[j].name, data) || !data.empty()) return false;
+        if (fs.read_all(dir / segments[j].name, data) || !all_zero(data)) return false;
     }
     return true;
 }
@@ -125,14 +129,20 @@ std::variant<RecoveryReport, RecoveryFailure> recover(FileSystem& fs, const std:
         const std::uint64_t cut = data.size() - bad_at;
 
         // A torn tail: nothing valid after the damage, and nothing lost (this is the newest
-        // segment, or the next one carries on right after the last good record).
+        // segment, or the next one carries on right after the last good record). Zeros to the
+        // end are the part of a prepared segment the log had not reached (no record has seq 0,
+        // so no scan is needed to know nothing valid follows).
         const bool nothing_lost = newest || segments[i + 1].first <= applied + 1 ||
                                   only_empty_segments_after(fs, dir, segments, i);
-        if (!damage && nothing_lost && !valid_record_after(data, bad_at, applied)) {
+        const bool unwritten = !damage && all_zero(std::string_view(data).substr(bad_at));
+        if (!damage && nothing_lost && (unwritten || !valid_record_after(data, bad_at, applied))) {
             if ((ec = fs.truncate(dir / seg.name, bad_at)))
                 return RecoveryFailure{"cannot truncate " + seg.name + ": " + ec.message()};
-            report.repairs.push_back("truncated a torn tail of " + std::to_string(cut) + " bytes from " +
-                                     where(seg.name, bad_at) + " (" + why + ")");
+            report.repairs.push_back(
+                unwritten ? "dropped the unwritten, zero-filled end of " + std::to_string(cut) + " bytes from " +
+                                where(seg.name, bad_at)
+                          : "truncated a torn tail of " + std::to_string(cut) + " bytes from " + where(seg.name, bad_at) +
+                                " (" + why + ")");
             continue;
         }
         if (policy == CorruptionPolicy::Stop)

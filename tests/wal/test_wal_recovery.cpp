@@ -987,3 +987,140 @@ TEST_CASE("records split over many segments by segment_bytes all come back", "[w
     CHECK(c.report().repairs.empty());
     CHECK(c.report().next_seq == 41);
 }
+
+// ---- (h) prepared segments --------------------------------------------------------------------
+
+TEST_CASE("a log with prepared segments writes over their zeros; a crash leaves zeros, a close does not",
+          "[wal][recovery][prepared]") {
+    TempDir dir;
+    auto faulty = std::make_shared<FaultyFileSystem>();
+    auto options = log_options(dir.path(), 64 * 1024, faulty);
+    options.prepare_segments = true;
+    wal::Log log(options, 1);
+    wal::Seq last = 0;
+    const auto write_one = [&] {
+        const auto r = test_record(last + 1);
+        REQUIRE(log.append(r.type, r.payload) == last + 1);
+        REQUIRE(log.wait_durable(++last));
+    };
+    // The first segment is an ordinary one; the log leaves it as soon as a prepared file is
+    // ready, and moves on to the next prepared file when one is full (to an ordinary one if the
+    // preparer is behind). Written until it is in a prepared segment after a full one: records,
+    // then zeros to the end. (Nothing is written while the test looks: nothing rotates.)
+    const auto in_prepared_segment = [&] {
+        const auto data = read_file(dir.path() / faulty->opened().back());
+        const auto spans = record_spans(data);
+        return data.size() == 64 * 1024 && !spans.empty() &&
+               data.find_first_not_of('\0', spans.back().end) == std::string::npos;
+    };
+    REQUIRE(eventually([&] {
+        write_one();
+        return faulty->opened().size() >= 3 && in_prepared_segment();
+    }));
+    CHECK(faulty->calls(FaultyFileSystem::Op::Prepare) >= 2);
+    const auto current = faulty->opened().back();
+
+    // A crash now: what the dir holds recovers every durable record, the zeros cut off.
+    TempDir crashed;
+    copy_dir(dir.path(), crashed.path());
+    const auto after_crash = collect(*posix, crashed.path());
+    REQUIRE(after_crash.ok());
+    CHECK(after_crash.records == test_records(1, last));
+    REQUIRE(after_crash.report().repairs.size() == 1);
+    CHECK_THAT(after_crash.report().repairs.front(), Catch::Contains("unwritten, zero-filled end") &&
+                                                         Catch::Contains(current));
+    require_clean_recovery(*posix, crashed.path());
+
+    // A close cuts the zeros and takes the prepared file away: nothing to repair.
+    log.close();
+    for (const auto& name : dir_names(dir.path())) {
+        INFO(name);
+        CHECK(wal::parse_segment_file_name(name));
+        CHECK(record_spans(read_file(dir.path() / name)).back().end == fs::file_size(dir.path() / name));
+    }
+    const auto expected = test_records(1, last);
+    require_clean_recovery(*posix, dir.path(), &expected);
+}
+
+TEST_CASE("an all-zero segment holds nothing: the torn tail before it is still a torn tail",
+          "[wal][recovery][prepared]") {
+    // A prepared file renamed into place, then a crash before its first write.
+    TempDir dir;
+    constexpr wal::Seq n = 5;
+    write_log(dir.path(), 1, n);
+    const auto seg = segment_names(dir.path()).back();
+    const auto original = read_file(dir.path() / seg);
+    const auto last = record_spans(original).back();
+    write_file(dir.path() / seg, original.substr(0, last.end - 3));  // record n torn
+    const auto zeros = wal::segment_file_name(n + 1);
+    write_file(dir.path() / zeros, std::string(64 * 1024, '\0'));
+    const auto c = collect(*posix, dir.path());
+    REQUIRE(c.ok());
+    CHECK(c.records == test_records(1, n - 1));
+    CHECK(c.report().next_seq == n);
+    CHECK_THAT(join(c.report().repairs), Catch::Contains("truncated a torn tail") && Catch::Contains(seg) &&
+                                             Catch::Contains("unwritten, zero-filled end") && Catch::Contains(zeros));
+    require_clean_recovery(*posix, dir.path());
+}
+
+namespace {
+
+// The real file system, with each rename of the prepared file held for a while and watched:
+// the window in which a preparer that starts its next file too early would write its zeros
+// into the segment being renamed (and then over its first records).
+class WatchedRenames final : public wal::FileSystem {
+public:
+    std::atomic<bool> renaming{false};
+    std::atomic<int> prepared_during_rename{0};
+    std::atomic<int> renames{0};
+
+    std::unique_ptr<wal::AppendFile> open_append(const fs::path& p, std::error_code& ec) override {
+        return inner_->open_append(p, ec);
+    }
+    std::error_code prepare_zeroed(const fs::path& p, std::uint64_t bytes) override {
+        if (renaming) ++prepared_during_rename;
+        return inner_->prepare_zeroed(p, bytes);
+    }
+    std::unique_ptr<wal::AppendFile> open_prepared(const fs::path& p, std::error_code& ec) override {
+        return inner_->open_prepared(p, ec);
+    }
+    std::error_code read_all(const fs::path& p, std::string& out) override { return inner_->read_all(p, out); }
+    std::vector<std::string> list(const fs::path& dir, std::error_code& ec) override { return inner_->list(dir, ec); }
+    std::error_code rename(const fs::path& from, const fs::path& to) override {
+        if (from.filename() != wal::prepared_segment_file_name) return inner_->rename(from, to);
+        renaming = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        const auto ec = inner_->rename(from, to);
+        ++renames;
+        renaming = false;
+        return ec;
+    }
+    std::error_code remove(const fs::path& p) override { return inner_->remove(p); }
+    std::error_code truncate(const fs::path& p, std::uint64_t size) override { return inner_->truncate(p, size); }
+    std::error_code sync_dir(const fs::path& dir) override { return inner_->sync_dir(dir); }
+
+private:
+    std::shared_ptr<wal::FileSystem> inner_ = wal::posix_file_system();
+};
+
+}  // namespace
+
+TEST_CASE("the next prepared file is not begun while the last one is being renamed into a segment",
+          "[wal][recovery][prepared]") {
+    TempDir dir;
+    auto watched = std::make_shared<WatchedRenames>();
+    auto options = log_options(dir.path(), 16 * 1024, watched);
+    options.prepare_segments = true;
+    wal::Log log(options, 1);
+    wal::Seq last = 0;
+    REQUIRE(eventually([&] {
+        const auto r = test_record(last + 1);
+        REQUIRE(log.append(r.type, r.payload) == last + 1);
+        REQUIRE(log.wait_durable(++last));
+        return watched->renames >= 5;
+    }));
+    log.close();
+    CHECK(watched->prepared_during_rename == 0);
+    const auto expected = test_records(1, last);
+    require_clean_recovery(*posix, dir.path(), &expected);
+}

@@ -36,6 +36,18 @@
 // rotate() asks. A segment can be deleted once a snapshot covers every record in it, i.e. once
 // the next segment's first seq is <= snapshot seq + 1 (drop_segments_covered_by).
 //
+// Prepared segments (prepare_segments): an fdatasync after appending to a file must journal
+// the file's new size (and, for blocks fallocate reserved, their conversion to written), a
+// journal commit that a busy core turns into several context switches; after overwriting blocks
+// that already hold zeros inside the file's size it has only the data to flush. So a preparer
+// thread (low CPU priority) keeps one file of segment_bytes zeros ready (wal-prepared.zeros,
+// written and synced), and the flusher moves into it, by rename, as its next segment: at a
+// rotation, and also as soon as it is ready when the current segment is an ordinary appended
+// one (the first after start, or one opened while no prepared file was ready). Leaving a
+// prepared segment (rotation, close) cuts its unwritten zeros off; after a crash they are still
+// there, and recovery drops a zero-filled end (see recovery.hpp). On PUT --fsync always at 64
+// connections (one core): fdatasync 300 -> ~150 us on average, req/s +10-14 %.
+//
 // mu_ guards every member below it that is not atomic; the flusher alone touches file_.
 
 #include "leadd/ops/latency_histogram.hpp"
@@ -67,8 +79,14 @@ struct LogOptions {
     std::chrono::milliseconds give_up_after{5000};
     std::chrono::milliseconds flush_backstop{20};  // see "Waking the flusher"
     std::size_t eager_flush_bytes = 256 * 1024;
+    // See "Prepared segments". The server turns it on under always and batch (with no
+    // fdatasync to spare, the zeros would only double the writes); most tests leave it off so
+    // segments split exactly at segment_bytes.
+    bool prepare_segments = false;
     std::shared_ptr<FileSystem> fs;
 };
+
+inline constexpr std::string_view prepared_segment_file_name = "wal-prepared.zeros";
 
 struct LogStats {
     std::uint64_t records_appended = 0;
@@ -116,6 +134,9 @@ public:
 
 private:
     void flusher_loop();
+    void preparer_loop();
+    bool take_prepared();  // true if a prepared file was ready: the caller renames it, then...
+    void prepare_next();   // ...lets the preparer write the next one
     std::error_code write_batch(const std::string& batch, Seq first_seq, bool rotate, bool retrying);
     std::error_code open_segment(Seq first_seq, bool abandon_current);
     void complete_waiters(Seq durable, bool ok);
@@ -130,6 +151,11 @@ private:
     Seq last_appended_ = 0;
     Seq durable_ = 0;              // every record <= durable_ is written (and, under always, synced)
     std::multimap<Seq, std::function<void(bool)>> waiters_;
+    // wal-prepared.zeros: Wanted (being written, or to be), Ready (complete), Taken (being
+    // renamed into a segment: the preparer must not open the name again until it is gone).
+    enum class Prepared { Wanted, Ready, Taken };
+    Prepared prepared_ = Prepared::Wanted;
+    std::condition_variable prepare_wake_;
     bool rotate_requested_ = false;
     bool flush_requested_ = false;
     bool stop_ = false;
@@ -137,6 +163,7 @@ private:
     // Flusher thread only.
     std::unique_ptr<AppendFile> file_;
     Seq file_first_seq_ = 0;
+    bool file_prepared_ = false;  // file_ was a prepared file: zeros follow what was written
 
     std::atomic<bool> writable_{true};
     std::atomic<std::uint64_t> bytes_appended_{0};
@@ -146,6 +173,7 @@ private:
     ops::LatencyHistogram fsync_latency_;  // written by the flusher only (sync_file)
     std::atomic<std::uint64_t> write_errors_{0};
     std::thread flusher_;
+    std::thread preparer_;  // only with prepare_segments
 };
 
 }  // namespace leadd::wal
