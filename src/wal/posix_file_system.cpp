@@ -97,6 +97,9 @@ public:
         if (static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize < 2 * bytes) return {ENOSPC, std::generic_category()};
         const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0) return last_error();
+        // Synced a MiB at a time: one fdatasync of the whole file queues tens of MiB on the disk
+        // ahead of the log's own fdatasyncs (creates at one connection, --fsync always, 5 s from
+        // a fresh start: p99 0.85-1.13 ms that way, 0.44-0.47 ms this way).
         static const std::string zeros(1 << 20, '\0');
         std::error_code ec;
         if (::fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0 && errno != EOPNOTSUPP) ec = last_error();
@@ -104,9 +107,11 @@ public:
             const auto n = ::pwrite(fd, zeros.data(), std::min<std::uint64_t>(zeros.size(), bytes - done),
                                     static_cast<off_t>(done));
             if (n < 0 && errno != EINTR) ec = last_error();
-            if (n > 0) done += static_cast<std::uint64_t>(n);
+            if (n > 0) {
+                done += static_cast<std::uint64_t>(n);
+                if (::fdatasync(fd) != 0) ec = last_error();
+            }
         }
-        if (!ec && ::fdatasync(fd) != 0) ec = last_error();
         ::close(fd);
         return ec;
     }
