@@ -73,20 +73,27 @@ private:
     std::uint64_t reserved_to_;  // blocks are reserved up to here (or were asked for)
 };
 
+// Writes go after what the file holds, or (from_start: a prepared file) over it from its first
+// byte, its blocks counting as reserved.
+std::unique_ptr<AppendFile> open_for_writing(const std::filesystem::path& path, int flags, bool from_start,
+                                             std::error_code& ec) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | flags, 0600);
+    if (fd < 0) {
+        ec = last_error();
+        return nullptr;
+    }
+    struct stat st {};
+    ::fstat(fd, &st);
+    ec.clear();
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    return std::make_unique<PosixAppendFile>(fd, from_start ? 0 : size, size);
+}
+
 class PosixFileSystem final : public FileSystem {
 public:
     std::unique_ptr<AppendFile> open_append(const std::filesystem::path& path,
                                             std::error_code& ec) override {
-        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            ec = last_error();
-            return nullptr;
-        }
-        struct stat st {};
-        ::fstat(fd, &st);
-        ec.clear();
-        const auto size = static_cast<std::uint64_t>(st.st_size);
-        return std::make_unique<PosixAppendFile>(fd, size, size);
+        return open_for_writing(path, O_CREAT, false, ec);
     }
 
     std::error_code prepare_zeroed(const std::filesystem::path& path, std::uint64_t bytes) override {
@@ -117,15 +124,7 @@ public:
     }
 
     std::unique_ptr<AppendFile> open_prepared(const std::filesystem::path& path, std::error_code& ec) override {
-        const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-        if (fd < 0) {
-            ec = last_error();
-            return nullptr;
-        }
-        struct stat st {};
-        ::fstat(fd, &st);
-        ec.clear();
-        return std::make_unique<PosixAppendFile>(fd, 0, static_cast<std::uint64_t>(st.st_size));
+        return open_for_writing(path, 0, true, ec);
     }
 
     std::error_code read_all(const std::filesystem::path& path, std::string& out) override {

@@ -990,19 +990,35 @@ TEST_CASE("records split over many segments by segment_bytes all come back", "[w
 
 // ---- (h) prepared segments --------------------------------------------------------------------
 
+namespace {
+
+// A Log with prepared segments, written one durable record at a time.
+struct PreparedLog {
+    PreparedLog(const fs::path& dir, std::uint64_t segment_bytes, std::shared_ptr<wal::FileSystem> fs)
+        : log(options(dir, segment_bytes, std::move(fs)), 1) {}
+    void write_one() {
+        const auto r = test_record(last + 1);
+        REQUIRE(log.append(r.type, r.payload) == last + 1);
+        REQUIRE(log.wait_durable(++last));
+    }
+    static wal::LogOptions options(const fs::path& dir, std::uint64_t segment_bytes,
+                                   std::shared_ptr<wal::FileSystem> fs) {
+        auto o = log_options(dir, segment_bytes, std::move(fs));
+        o.prepare_segments = true;
+        return o;
+    }
+
+    wal::Log log;
+    wal::Seq last = 0;
+};
+
+}  // namespace
+
 TEST_CASE("a log with prepared segments writes over their zeros; a crash leaves zeros, a close does not",
           "[wal][recovery][prepared]") {
     TempDir dir;
     auto faulty = std::make_shared<FaultyFileSystem>();
-    auto options = log_options(dir.path(), 64 * 1024, faulty);
-    options.prepare_segments = true;
-    wal::Log log(options, 1);
-    wal::Seq last = 0;
-    const auto write_one = [&] {
-        const auto r = test_record(last + 1);
-        REQUIRE(log.append(r.type, r.payload) == last + 1);
-        REQUIRE(log.wait_durable(++last));
-    };
+    PreparedLog prepared(dir.path(), 64 * 1024, faulty);
     // The first segment is an ordinary one; the log leaves it as soon as a prepared file is
     // ready, and moves on to the next prepared file when one is full (to an ordinary one if the
     // preparer is behind). Written until it is in a prepared segment after a full one: records,
@@ -1014,7 +1030,7 @@ TEST_CASE("a log with prepared segments writes over their zeros; a crash leaves 
                data.find_first_not_of('\0', spans.back().end) == std::string::npos;
     };
     REQUIRE(eventually([&] {
-        write_one();
+        prepared.write_one();
         return faulty->opened().size() >= 3 && in_prepared_segment();
     }));
     CHECK(faulty->calls(FaultyFileSystem::Op::Prepare) >= 2);
@@ -1025,20 +1041,20 @@ TEST_CASE("a log with prepared segments writes over their zeros; a crash leaves 
     copy_dir(dir.path(), crashed.path());
     const auto after_crash = collect(*posix, crashed.path());
     REQUIRE(after_crash.ok());
-    CHECK(after_crash.records == test_records(1, last));
+    CHECK(after_crash.records == test_records(1, prepared.last));
     REQUIRE(after_crash.report().repairs.size() == 1);
     CHECK_THAT(after_crash.report().repairs.front(), Catch::Contains("unwritten, zero-filled end") &&
                                                          Catch::Contains(current));
     require_clean_recovery(*posix, crashed.path());
 
     // A close cuts the zeros and takes the prepared file away: nothing to repair.
-    log.close();
+    prepared.log.close();
     for (const auto& name : dir_names(dir.path())) {
         INFO(name);
         CHECK(wal::parse_segment_file_name(name));
         CHECK(record_spans(read_file(dir.path() / name)).back().end == fs::file_size(dir.path() / name));
     }
-    const auto expected = test_records(1, last);
+    const auto expected = test_records(1, prepared.last);
     require_clean_recovery(*posix, dir.path(), &expected);
 }
 
@@ -1109,18 +1125,13 @@ TEST_CASE("the next prepared file is not begun while the last one is being renam
           "[wal][recovery][prepared]") {
     TempDir dir;
     auto watched = std::make_shared<WatchedRenames>();
-    auto options = log_options(dir.path(), 16 * 1024, watched);
-    options.prepare_segments = true;
-    wal::Log log(options, 1);
-    wal::Seq last = 0;
+    PreparedLog prepared(dir.path(), 16 * 1024, watched);
     REQUIRE(eventually([&] {
-        const auto r = test_record(last + 1);
-        REQUIRE(log.append(r.type, r.payload) == last + 1);
-        REQUIRE(log.wait_durable(++last));
+        prepared.write_one();
         return watched->renames >= 5;
     }));
-    log.close();
+    prepared.log.close();
     CHECK(watched->prepared_during_rename == 0);
-    const auto expected = test_records(1, last);
+    const auto expected = test_records(1, prepared.last);
     require_clean_recovery(*posix, dir.path(), &expected);
 }
