@@ -7,6 +7,7 @@
 //   fs->fail_always(Op::Append, enospc());      // every append fails (nothing written) until cleared
 //   fs->fail_always(Op::OpenAppend, eio());     // every open_append fails until cleared
 //   fs->clear(Op::Append); fs->clear();         // stop failing one operation / all of them
+//   fs->before(Op::Rename, [] { ... });         // runs before every rename (e.g. to hold it open)
 //
 // Every call is counted (counters()), failures included, and the names of the files opened for
 // appending (open_append or open_prepared) are remembered in order (opened()). Thread-safe: the log's flusher calls in while
@@ -18,6 +19,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -76,6 +78,12 @@ public:
         auto& f = state_->faults[index(op)];
         f.always = ec;
         f.always_written = written_first;
+    }
+    // `hook` runs before every call of `op` (before its inner call; outside the script's lock, so
+    // a hook may sleep while other calls go on), until replaced.
+    void before(Op op, std::function<void()> hook) {
+        std::lock_guard lock(state_->mu);
+        state_->hooks[index(op)] = std::move(hook);
     }
     void clear(Op op) {
         std::lock_guard lock(state_->mu);
@@ -173,23 +181,29 @@ private:
         mutable std::mutex mu;
         std::shared_ptr<wal::FileSystem> inner;
         std::array<Fault, op_count> faults{};
+        std::array<std::function<void()>, op_count> hooks{};
         Counters counters;
         std::vector<std::string> opened;
 
-        // Counts the call and says whether (and how) it fails.
+        // Counts the call, runs its hook and says whether (and how) it fails.
         std::optional<Fired> check(Op op) {
-            std::lock_guard lock(mu);
-            const std::size_t i = index(op);
-            const std::uint64_t call = ++counters.calls[i];
-            auto& f = faults[i];
+            std::function<void()> hook;
             std::optional<Fired> fired;
-            if (f.one_shot_call != 0 && call == f.one_shot_call) {
-                fired = Fired{f.one_shot_ec, f.one_shot_written};
-                f.one_shot_call = 0;
-            } else if (f.always) {
-                fired = Fired{f.always, f.always_written};
+            {
+                std::lock_guard lock(mu);
+                const std::size_t i = index(op);
+                const std::uint64_t call = ++counters.calls[i];
+                auto& f = faults[i];
+                if (f.one_shot_call != 0 && call == f.one_shot_call) {
+                    fired = Fired{f.one_shot_ec, f.one_shot_written};
+                    f.one_shot_call = 0;
+                } else if (f.always) {
+                    fired = Fired{f.always, f.always_written};
+                }
+                if (fired) ++counters.failures[i];
+                hook = hooks[i];
             }
-            if (fired) ++counters.failures[i];
+            if (hook) hook();
             return fired;
         }
         void count_bytes(std::size_t n) {

@@ -1079,59 +1079,30 @@ TEST_CASE("an all-zero segment holds nothing: the torn tail before it is still a
     require_clean_recovery(*posix, dir.path());
 }
 
-namespace {
-
-// The real file system, with each rename of the prepared file held for a while and watched:
-// the window in which a preparer that starts its next file too early would write its zeros
-// into the segment being renamed (and then over its first records).
-class WatchedRenames final : public wal::FileSystem {
-public:
-    std::atomic<bool> renaming{false};
-    std::atomic<int> prepared_during_rename{0};
-    std::atomic<int> renames{0};
-
-    std::unique_ptr<wal::AppendFile> open_append(const fs::path& p, std::error_code& ec) override {
-        return inner_->open_append(p, ec);
-    }
-    std::error_code prepare_zeroed(const fs::path& p, std::uint64_t bytes) override {
-        if (renaming) ++prepared_during_rename;
-        return inner_->prepare_zeroed(p, bytes);
-    }
-    std::unique_ptr<wal::AppendFile> open_prepared(const fs::path& p, std::error_code& ec) override {
-        return inner_->open_prepared(p, ec);
-    }
-    std::error_code read_all(const fs::path& p, std::string& out) override { return inner_->read_all(p, out); }
-    std::vector<std::string> list(const fs::path& dir, std::error_code& ec) override { return inner_->list(dir, ec); }
-    std::error_code rename(const fs::path& from, const fs::path& to) override {
-        if (from.filename() != wal::prepared_segment_file_name) return inner_->rename(from, to);
-        renaming = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        const auto ec = inner_->rename(from, to);
-        ++renames;
-        renaming = false;
-        return ec;
-    }
-    std::error_code remove(const fs::path& p) override { return inner_->remove(p); }
-    std::error_code truncate(const fs::path& p, std::uint64_t size) override { return inner_->truncate(p, size); }
-    std::error_code sync_dir(const fs::path& dir) override { return inner_->sync_dir(dir); }
-
-private:
-    std::shared_ptr<wal::FileSystem> inner_ = wal::posix_file_system();
-};
-
-}  // namespace
-
 TEST_CASE("the next prepared file is not begun while the last one is being renamed into a segment",
           "[wal][recovery][prepared]") {
+    // Each rename (here only the prepared file's, into a segment) is held for a while before it
+    // happens: the window in which a preparer that starts its next file too early would write its
+    // zeros into the file about to become a segment (and then over its first records).
     TempDir dir;
-    auto watched = std::make_shared<WatchedRenames>();
-    PreparedLog prepared(dir.path(), 16 * 1024, watched);
+    auto faulty = std::make_shared<FaultyFileSystem>();
+    std::atomic<bool> renaming{false};
+    std::atomic<int> prepared_during_rename{0};
+    faulty->before(FaultyFileSystem::Op::Rename, [&] {
+        renaming = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        renaming = false;
+    });
+    faulty->before(FaultyFileSystem::Op::Prepare, [&] {
+        if (renaming) ++prepared_during_rename;
+    });
+    PreparedLog prepared(dir.path(), 16 * 1024, faulty);
     REQUIRE(eventually([&] {
         prepared.write_one();
-        return watched->renames >= 5;
+        return faulty->calls(FaultyFileSystem::Op::Rename) >= 5;
     }));
     prepared.log.close();
-    CHECK(watched->prepared_during_rename == 0);
+    CHECK(prepared_during_rename == 0);
     const auto expected = test_records(1, prepared.last);
     require_clean_recovery(*posix, dir.path(), &expected);
 }
