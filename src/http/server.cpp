@@ -1,6 +1,7 @@
 #include "leadd/http/server.hpp"
 
 #include "leadd/http/beast_request.hpp"
+#include "leadd/http/connection_deadlines.hpp"
 #include "leadd/http/envelope.hpp"
 #include "leadd/ops/logging.hpp"
 
@@ -150,6 +151,7 @@ struct Server::Impl {
     std::atomic<RequestObserver*> observer{nullptr};
     std::atomic<std::uint64_t> turned_away{0};
     std::vector<std::unique_ptr<asio::io_context>> contexts;
+    std::vector<std::unique_ptr<ConnectionDeadlines>> deadlines;  // one per context, used on its thread
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::unique_ptr<tcp::acceptor> acceptor;
     asio::signal_set signals;
@@ -161,7 +163,10 @@ struct Server::Impl {
     Impl(ServerOptions o, const Router& r)
         : options(std::move(o)), router(&r), contexts(make_contexts(options.threads)),
           signals(*contexts[0], SIGINT, SIGTERM) {
-        for (auto& c : contexts) guards.push_back(asio::make_work_guard(*c));
+        for (auto& c : contexts) {
+            guards.push_back(asio::make_work_guard(*c));
+            deadlines.push_back(std::make_unique<ConnectionDeadlines>(*c));
+        }
     }
 
     static std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned n) {
@@ -171,6 +176,9 @@ struct Server::Impl {
     }
 
     awaitable<void> accept_loop();
+    // Runs `connection` (serve or turn_away) with the session's deadline watched by its thread's sweep.
+    static awaitable<void> with_deadline(ConnectionDeadlines& deadlines, std::shared_ptr<Session> session,
+                                         awaitable<void> connection);
     awaitable<void> serve(std::shared_ptr<Session> session);
     awaitable<void> turn_away(std::shared_ptr<Session> session);
     void begin_shutdown();
@@ -183,19 +191,21 @@ struct Server::Impl {
 };
 
 struct Session {
-    beast::tcp_stream stream;
-    // True while waiting for the first byte of the next request; touched only on the stream's
+    tcp::socket socket;
+    ConnectionDeadlines::Deadline deadline{socket};  // watched by its thread's ConnectionDeadlines
+    // True while waiting for the first byte of the next request; touched only on the socket's
     // thread. At shutdown such a connection is closed at once; one with a request under way
     // (being received or answered) may finish it until the drain deadline.
     bool awaiting_request = true;
 
-    explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+    explicit Session(tcp::socket s) : socket(std::move(s)) {}
 };
 
 awaitable<void> Server::Impl::accept_loop() {
     std::size_t next = 0;
     for (;;) {
-        auto& target = *contexts[next++ % contexts.size()];
+        const std::size_t thread = next++ % contexts.size();
+        auto& target = *contexts[thread];
         auto [ec, socket] = co_await acceptor->async_accept(target, as_tuple);
         if (ec) {
             if (stopping || ec == asio::error::operation_aborted) co_return;
@@ -211,12 +221,13 @@ awaitable<void> Server::Impl::accept_loop() {
             std::lock_guard lock(sessions_mu);
             if (sessions.size() >= options.max_connections) {
                 turned_away.fetch_add(1, std::memory_order_relaxed);
-                asio::co_spawn(target, turn_away(std::move(session)), asio::detached);
+                asio::co_spawn(target, with_deadline(*deadlines[thread], session, turn_away(session)), asio::detached);
                 continue;
             }
             sessions.insert(session);
         }
-        asio::co_spawn(target, serve(session), [this, s = session](std::exception_ptr e) {
+        asio::co_spawn(target, with_deadline(*deadlines[thread], session, serve(session)),
+                       [this, s = session](std::exception_ptr e) {
             if (e) {
                 try {
                     std::rethrow_exception(e);
@@ -231,26 +242,39 @@ awaitable<void> Server::Impl::accept_loop() {
     }
 }
 
+awaitable<void> Server::Impl::with_deadline(ConnectionDeadlines& deadlines, std::shared_ptr<Session> session,
+                                            awaitable<void> connection) {
+    deadlines.watch(session->deadline);
+    try {
+        co_await std::move(connection);
+    } catch (...) {
+        deadlines.unwatch(session->deadline);  // and the exception goes on to co_spawn's handler
+        throw;
+    }
+    deadlines.unwatch(session->deadline);
+}
+
 // Over --max-connections: the client hears why (503 in the envelope, Retry-After) instead of a
 // bare reset, and the connection is closed. Its request is not read; the answer goes out at
 // once, and a second later at most the socket is gone whatever the client does.
 awaitable<void> Server::Impl::turn_away(std::shared_ptr<Session> session) {
-    auto& stream = session->stream;
+    auto& socket = session->socket;
+    auto& deadline = session->deadline;
     Request r;
     r.request_id = generate_request_id();
     auto response = error_response(503, "SERVICE_UNAVAILABLE", "Too many open connections; try again shortly", r);
     response.set_header("Retry-After", "1");
     std::string wire;
     serialize_response(wire, response, r.request_id, false, 11);
-    stream.expires_after(std::chrono::seconds(1));
-    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(wire), as_tuple);
+    deadline.expires_after(std::chrono::seconds(1));
+    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(wire), as_tuple);
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
     // Closing with the client's request unread would reset the connection, and the reset can
     // overtake the answer; read (and drop) until the client closes or the second is up.
     std::array<char, 4096> sink;
-    while (!ec) std::tie(ec, n) = co_await stream.async_read_some(asio::buffer(sink), as_tuple);
-    stream.socket().close(ignored);
+    while (!ec) std::tie(ec, n) = co_await socket.async_read_some(asio::buffer(sink), as_tuple);
+    socket.close(ignored);
 }
 
 Response Server::Impl::handle(bhttp::request<bhttp::string_body>& req, std::string request_id,
@@ -267,7 +291,8 @@ Response Server::Impl::handle(bhttp::request<bhttp::string_body>& req, std::stri
 }
 
 awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
-    auto& stream = session->stream;
+    auto& socket = session->socket;
+    auto& deadline = session->deadline;
     beast::flat_buffer buffer;
 
     // The response is written as one buffer built here: status line, headers, body. Beast's
@@ -277,8 +302,8 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
     std::string wire;
     auto send = [&](const Response& response, std::string_view request_id, bool keep_alive, unsigned version) {
         serialize_response(wire, response, request_id, keep_alive, version);
-        stream.expires_after(options.read_timeout);
-        return asio::async_write(stream, asio::buffer(wire), as_tuple);
+        deadline.expires_after(options.read_timeout);
+        return asio::async_write(socket, asio::buffer(wire), as_tuple);
     };
 
     // A streamed response: the head, then one write per piece the producer makes, each awaited
@@ -291,8 +316,8 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
                              unsigned version) -> awaitable<beast::error_code> {
         const bool chunked = version != 10;
         serialize_stream_head(wire, response, request_id, keep_alive, version);
-        stream.expires_after(options.read_timeout);
-        auto [ec, n] = co_await asio::async_write(stream, asio::buffer(wire), as_tuple);
+        deadline.expires_after(options.read_timeout);
+        auto [ec, n] = co_await asio::async_write(socket, asio::buffer(wire), as_tuple);
         static constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
         for (bool more = true; !ec && more;) {
             piece.clear();
@@ -315,9 +340,9 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
             }
             if (!more && chunked) buffers[count++] = asio::buffer(last_chunk.data(), last_chunk.size());
             if (count == 0) continue;
-            stream.expires_after(options.read_timeout);
+            deadline.expires_after(options.read_timeout);
             std::tie(ec, n) = co_await asio::async_write(
-                stream, std::span<const asio::const_buffer>(buffers.data(), count), as_tuple);
+                socket, std::span<const asio::const_buffer>(buffers.data(), count), as_tuple);
         }
         // A long export's largest piece need not stay with the connection.
         if (piece.capacity() > 256 * 1024) std::string().swap(piece);
@@ -329,11 +354,11 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
     // might never see the answer.
     auto drain = [&]() -> awaitable<void> {
         beast::error_code ec;
-        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-        stream.expires_after(std::chrono::milliseconds(500));
+        socket.shutdown(tcp::socket::shutdown_send, ec);
+        deadline.expires_after(std::chrono::milliseconds(500));
         std::array<char, 8192> sink;
         for (std::size_t drained = 0; drained < options.max_body_bytes + 65536;) {
-            auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), as_tuple);
+            auto [rec, n] = co_await socket.async_read_some(asio::buffer(sink), as_tuple);
             if (rec) break;
             drained += n;
         }
@@ -349,8 +374,8 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         session->awaiting_request = true;
         if (stopping) break;
         if (buffer.size() == 0) {
-            stream.expires_after(options.idle_timeout);
-            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), as_tuple);
+            deadline.expires_after(options.idle_timeout);
+            auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), as_tuple);
             if (ec) break;  // closed by the client, idle timeout, or shutdown
             buffer.commit(n);
         }
@@ -359,8 +384,8 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
         parser.body_limit(options.max_body_bytes);
-        stream.expires_after(options.header_timeout);
-        auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, as_tuple);
+        deadline.expires_after(options.header_timeout);
+        auto [hec, hn] = co_await bhttp::async_read_header(socket, buffer, parser, as_tuple);
         if (hec == bhttp::error::header_limit) {
             co_await refuse(431, "HEADERS_TOO_LARGE", "Request headers are too large");
             break;
@@ -378,12 +403,12 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         if (!too_large && !parser.is_done()) {  // a GET is usually complete with its header
             if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
                 bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-                stream.expires_after(options.read_timeout);
-                auto [cec, cn] = co_await bhttp::async_write(stream, cont, as_tuple);
+                deadline.expires_after(options.read_timeout);
+                auto [cec, cn] = co_await bhttp::async_write(socket, cont, as_tuple);
                 if (cec) break;
             }
-            stream.expires_after(options.read_timeout);
-            auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, as_tuple);
+            deadline.expires_after(options.read_timeout);
+            auto [bec, bn] = co_await bhttp::async_read(socket, buffer, parser, as_tuple);
             too_large = bec == bhttp::error::body_limit;
             if (bec && !too_large) {
                 if (is_malformed_request(bec)) co_await refuse(400, "BAD_REQUEST", "Malformed HTTP request");
@@ -402,7 +427,7 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         Response response = handle(req, request_id, too_large, routed_by, route);
         DurabilityGate* gate = durability.load(std::memory_order_acquire);
         if (gate && response.status / 100 == 2 && is_write(req.method_string()) &&
-            !co_await wait_until_durable(*gate, stream.get_executor())) {
+            !co_await wait_until_durable(*gate, socket.get_executor())) {
             Request r;
             r.request_id = request_id;
             Response unconfirmed = error_response(
@@ -432,8 +457,8 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         if (ec || !stays_open) break;
     }
     beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream.socket().close(ec);
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
 }
 
 void Server::Impl::begin_shutdown() {
@@ -446,8 +471,9 @@ void Server::Impl::begin_shutdown() {
     {
         std::lock_guard lock(sessions_mu);
         for (const auto& s : sessions)
-            asio::post(s->stream.get_executor(), [s] {
-                if (s->awaiting_request) s->stream.cancel();
+            asio::post(s->socket.get_executor(), [s] {
+                beast::error_code ignored;  // the socket may be closed already, its coroutine ending
+                if (s->awaiting_request) s->socket.cancel(ignored);
             });
     }
     for (auto& g : guards) g.reset();
