@@ -46,8 +46,10 @@ bool Request::has_header(std::string_view name) const {
 void Router::add(std::string_view method, std::string_view pattern, Handler handler) {
     Route r{std::string(method), std::string(pattern), {}, std::move(handler)};
     const auto segments = split_path(pattern);
-    for (std::size_t i = 0; i < segments.count; ++i)
-        r.segments.emplace_back(segments.values[i].starts_with('{') ? std::string_view("{}") : segments.values[i]);
+    for (std::size_t i = 0; i < segments.count; ++i) {
+        const bool parameter = segments.values[i].starts_with('{');
+        r.segments.push_back({parameter ? std::string() : std::string(segments.values[i]), parameter});
+    }
     routes_.push_back(std::move(r));
 }
 
@@ -55,9 +57,9 @@ bool Router::match(const Route& route, const PathSegments& path, PathParams& par
     params.clear();
     if (path.too_long || path.count != route.segments.size()) return false;
     for (std::size_t i = 0; i < path.count; ++i) {
-        if (route.segments[i] == "{}") {
+        if (route.segments[i].parameter) {
             if (path.values[i].empty() || !params.push_back(path.values[i])) return false;
-        } else if (route.segments[i] != path.values[i]) {
+        } else if (route.segments[i].literal != path.values[i]) {
             return false;
         }
     }
@@ -69,22 +71,34 @@ Response Router::route(const Request& request, int* matched_route) const {
     // Only the most specific patterns that match the path count (fewest parameters), so a
     // literal route such as /api/v1/leads/export is never taken for /api/v1/leads/{leadId}, and
     // its Allow header lists its own methods.
+    // One pass finds the route (the first of the fewest parameters with the request's method);
+    // only a 405 walks the routes again, for its Allow header.
     const PathSegments path = split_path(request.path);
-    PathParams params;
+    PathParams params, chosen_params;
+    const Route* chosen = nullptr;
     std::size_t fewest = SIZE_MAX;
-    for (const auto& r : routes_)
-        if (match(r, path, params)) fewest = std::min(fewest, params.size());
+    for (const auto& r : routes_) {
+        if (!match(r, path, params) || params.size() > fewest) continue;
+        if (params.size() < fewest) {
+            fewest = params.size();
+            chosen = nullptr;
+        }
+        if (!chosen && r.method == request.method) {
+            chosen = &r;
+            chosen_params = params;
+        }
+    }
     if (fewest == SIZE_MAX) {
         if (fallback_) return fallback_(request, params);
         return error_response(404, "NOT_FOUND", "No such route", request);
     }
+    if (chosen) {
+        if (matched_route) *matched_route = static_cast<int>(chosen - routes_.data());
+        return chosen->handler(request, chosen_params);
+    }
     std::string allow;
     for (const auto& r : routes_) {
         if (!match(r, path, params) || params.size() != fewest) continue;
-        if (r.method == request.method) {
-            if (matched_route) *matched_route = static_cast<int>(&r - routes_.data());
-            return r.handler(request, params);
-        }
         if (!allow.empty()) allow += ", ";
         allow += r.method;
     }

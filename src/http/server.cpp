@@ -88,45 +88,54 @@ awaitable<bool> wait_until_durable(DurabilityGate& gate, const asio::any_io_exec
         use_awaitable);
 }
 
+template <class Number>
+void append_number(std::string& out, Number n) {
+    char digits[24];
+    out.append(digits, static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, n).ptr - digits));
+}
+
 // The status line and the headers every response has, into `out` (cleared first); the caller
-// adds the framing headers and the blank line.
+// adds the framing headers and the blank line. String views throughout: appending C strings
+// measured each with strlen, ~5 % of a GET's instructions.
 void serialize_head(std::string& out, const Response& response, std::string_view request_id, unsigned version) {
+    using namespace std::string_view_literals;
     const auto status = static_cast<bhttp::status>(response.status);
     out.clear();
-    out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    out += std::to_string(response.status);
+    out += version == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv;
+    append_number(out, static_cast<unsigned>(response.status));
     out += ' ';
     out += bhttp::obsolete_reason(status);
-    out += "\r\n";
+    out += "\r\n"sv;
     if (!response.content_type.empty()) {
-        out += "Content-Type: ";
+        out += "Content-Type: "sv;
         out += response.content_type;
-        out += "\r\n";
+        out += "\r\n"sv;
     }
     for (const auto& [name, value] : response.headers) {
         out += name;
-        out += ": ";
+        out += ": "sv;
         out += value;
-        out += "\r\n";
+        out += "\r\n"sv;
     }
-    out += "X-Request-Id: ";
+    out += "X-Request-Id: "sv;
     out += request_id;
-    out += "\r\n";
+    out += "\r\n"sv;
 }
 
 // HTTP/1.x response bytes into `out` (reused across a connection's responses).
 void serialize_response(std::string& out, const Response& response, std::string_view request_id,
                         bool keep_alive, unsigned version) {
+    using namespace std::string_view_literals;
     const bool bodyless = response.status == 204 || response.status == 304 || response.status < 200;
     serialize_head(out, response, request_id, version);
     if (!bodyless) {
-        out += "Content-Length: ";
-        out += std::to_string(response.body.size());
-        out += "\r\n";
+        out += "Content-Length: "sv;
+        append_number(out, response.body.size());
+        out += "\r\n"sv;
     }
-    if (!keep_alive && version != 10) out += "Connection: close\r\n";
-    if (keep_alive && version == 10) out += "Connection: keep-alive\r\n";
-    out += "\r\n";
+    if (!keep_alive && version != 10) out += "Connection: close\r\n"sv;
+    if (keep_alive && version == 10) out += "Connection: keep-alive\r\n"sv;
+    out += "\r\n"sv;
     if (!bodyless) out += response.body;
 }
 

@@ -165,6 +165,21 @@ TEST_CASE("Allow names each method once even when several patterns match", "[rou
     CHECK(allow.find("GET") == allow.rfind("GET"));
 }
 
+TEST_CASE("the most specific pattern wins whatever the order routes were added in", "[router]") {
+    Router router;
+    router.add("GET", "/x/{id}/{part}", echo("two params"));
+    router.add("GET", "/x/{id}/y", echo("one param"));
+    router.add("GET", "/x/z/y", echo("literal"));
+    router.add("POST", "/x/w/y", echo("literal post"));
+    CHECK(call(router, "GET", "/x/z/y").body == "literal");
+    CHECK(call(router, "GET", "/x/a/y").body == "one param|a");
+    CHECK(call(router, "GET", "/x/a/b").body == "two params|a|b");
+    // The literal route takes the path even though only a less specific one has the method.
+    const auto r = call(router, "GET", "/x/w/y");
+    REQUIRE(r.status == 405);
+    CHECK(header_of(r, "Allow") == "POST");
+}
+
 TEST_CASE("the method must match exactly", "[router]") {
     const Router router = lead_router();
     CHECK(call(router, "HEAD", "/healthz").status == 405);

@@ -59,10 +59,14 @@ public:
     std::vector<std::pair<std::string, std::string>> routes() const;
 
 private:
+    struct Segment {
+        std::string literal;  // empty for a parameter
+        bool parameter = false;
+    };
     struct Route {
         std::string method;
         std::string pattern;
-        std::vector<std::string> segments;  // "{}" marks a parameter
+        std::vector<Segment> segments;
         Handler handler;
     };
     static bool match(const Route& route, const PathSegments& path, PathParams& params);
