@@ -12,9 +12,13 @@
 namespace leadd::store {
 namespace {
 
+// Copies, then folds in place: a loop with no capacity check per byte, which the compiler
+// vectorizes.
 template <class Bytes>
 void append_folded(std::string_view text, Bytes& out) {
-    for (char c : text) out.push_back(ascii_fold_char(c));
+    const std::size_t from = out.size();
+    out.append(text.data(), text.size());
+    for (char *c = out.data() + from, *end = out.data() + out.size(); c != end; ++c) *c = ascii_fold_char(*c);
 }
 
 bool folds_equal(std::string_view a, std::string_view b) {
