@@ -44,19 +44,37 @@ bool Request::has_header(std::string_view name) const {
 }
 
 void Router::add(std::string_view method, std::string_view pattern, Handler handler) {
-    Route r{std::string(method), std::string(pattern), {}, std::move(handler)};
+    Route r;
+    r.method = method;
+    r.pattern = pattern;
+    r.handler = std::move(handler);
     const auto segments = split_path(pattern);
     for (std::size_t i = 0; i < segments.count; ++i) {
         const bool parameter = segments.values[i].starts_with('{');
         r.segments.push_back({parameter ? std::string() : std::string(segments.values[i]), parameter});
     }
+    r.first_parameter = r.segments.size();
+    r.literal_prefix = "/";
+    for (std::size_t i = 0; i < r.segments.size(); ++i) {
+        if (r.segments[i].parameter) {
+            r.first_parameter = i;
+            break;
+        }
+        r.literal_prefix += r.segments[i].literal;
+        if (i + 1 < r.segments.size()) r.literal_prefix += '/';
+    }
     routes_.push_back(std::move(r));
 }
 
-bool Router::match(const Route& route, const PathSegments& path, PathParams& params) {
+// `path` is `raw_path` cut at '/'. With the segment counts equal, a path that starts with a
+// prefix ending in '/' has exactly its literal segments first, and an all-literal pattern
+// matches only the very same path.
+bool Router::match(const Route& route, std::string_view raw_path, const PathSegments& path, PathParams& params) {
     params.clear();
     if (path.too_long || path.count != route.segments.size()) return false;
-    for (std::size_t i = 0; i < path.count; ++i) {
+    const bool all_literal = route.first_parameter == route.segments.size();
+    if (all_literal ? raw_path != route.literal_prefix : !raw_path.starts_with(route.literal_prefix)) return false;
+    for (std::size_t i = route.first_parameter; i < path.count; ++i) {
         if (route.segments[i].parameter) {
             if (path.values[i].empty() || !params.push_back(path.values[i])) return false;
         } else if (route.segments[i].literal != path.values[i]) {
@@ -78,7 +96,7 @@ Response Router::route(const Request& request, int* matched_route) const {
     const Route* chosen = nullptr;
     std::size_t fewest = SIZE_MAX;
     for (const auto& r : routes_) {
-        if (!match(r, path, params) || params.size() > fewest) continue;
+        if (!match(r, request.path, path, params) || params.size() > fewest) continue;
         if (params.size() < fewest) {
             fewest = params.size();
             chosen = nullptr;
@@ -98,7 +116,7 @@ Response Router::route(const Request& request, int* matched_route) const {
     }
     std::string allow;
     for (const auto& r : routes_) {
-        if (!match(r, path, params) || params.size() != fewest) continue;
+        if (!match(r, request.path, path, params) || params.size() != fewest) continue;
         if (!allow.empty()) allow += ", ";
         allow += r.method;
     }

@@ -67,9 +67,13 @@ private:
         std::string method;
         std::string pattern;
         std::vector<Segment> segments;
+        // The pattern's literal start, compared with the path at once: up to and with the '/'
+        // before the first parameter ("/api/v1/leads/"), or the whole pattern if it has none.
+        std::string literal_prefix;
+        std::size_t first_parameter = 0;  // segments.size() if none
         Handler handler;
     };
-    static bool match(const Route& route, const PathSegments& path, PathParams& params);
+    static bool match(const Route& route, std::string_view raw_path, const PathSegments& path, PathParams& params);
 
     std::vector<Route> routes_;
     Handler fallback_;
