@@ -30,11 +30,28 @@ struct Connection {
     }
 };
 
-// A read on `c.server` whose outcome lands in `result` when it completes.
-void start_read(Connection& c, char& byte, std::optional<boost::system::error_code>& result) {
-    c.server.async_read_some(asio::buffer(&byte, 1), [&result](boost::system::error_code ec, std::size_t) {
-        result = ec;
-    });
+// A one-byte read on a connection's server side, and how it ended (empty while pending).
+struct PendingRead {
+    char byte = 0;
+    std::optional<boost::system::error_code> result;
+
+    void start(Connection& c) {
+        c.server.async_read_some(asio::buffer(&byte, 1),
+                                 [this](boost::system::error_code ec, std::size_t) { result = ec; });
+    }
+    void run_until_done(asio::io_context& io) {
+        while (!result && io.run_one()) {
+        }
+    }
+};
+
+// The peer sends one byte; the pending read must complete with it, not be cancelled.
+void check_read_gets_what_peer_sends(asio::io_context& io, Connection& c, PendingRead& read, char sent) {
+    asio::write(c.client, asio::buffer(&sent, 1));
+    read.run_until_done(io);
+    REQUIRE(read.result);
+    CHECK_FALSE(*read.result);
+    CHECK(read.byte == sent);
 }
 
 }  // namespace
@@ -46,26 +63,19 @@ TEST_CASE("a read past its deadline is cancelled; one whose deadline is ahead is
     deadlines.watch(late.deadline);
     deadlines.watch(early.deadline);
 
-    char late_byte = 0, early_byte = 0;
-    std::optional<boost::system::error_code> late_result, early_result;
+    PendingRead late_read, early_read;
     late.deadline.expires_after(1h);
     early.deadline.expires_after(20ms);
-    start_read(late, late_byte, late_result);
-    start_read(early, early_byte, early_result);
+    late_read.start(late);
+    early_read.start(early);
 
-    while (!early_result && io.run_one()) {
-    }
-    REQUIRE(early_result);
-    CHECK(*early_result == asio::error::operation_aborted);
-    CHECK_FALSE(late_result);  // still waiting: many sweeps ran meanwhile
+    early_read.run_until_done(io);
+    REQUIRE(early_read.result);
+    CHECK(*early_read.result == asio::error::operation_aborted);
+    CHECK_FALSE(late_read.result);  // still waiting: many sweeps ran meanwhile
 
     // The survivor still reads what its peer sends.
-    asio::write(late.client, asio::buffer("x", 1));
-    while (!late_result && io.run_one()) {
-    }
-    REQUIRE(late_result);
-    CHECK_FALSE(*late_result);
-    CHECK(late_byte == 'x');
+    check_read_gets_what_peer_sends(io, late, late_read, 'x');
 
     deadlines.unwatch(early.deadline);
     deadlines.unwatch(late.deadline);
@@ -82,18 +92,12 @@ TEST_CASE("a deadline that passed with nothing pending does not cancel the next 
     c.deadline.expires_after(1ms);
     io.run_for(50ms);  // sweeps that find it expired
 
-    char byte = 0;
-    std::optional<boost::system::error_code> result;
+    PendingRead read;
     c.deadline.expires_after(1h);
-    start_read(c, byte, result);
+    read.start(c);
     io.run_for(30ms);  // more sweeps: none may cancel the read
-    CHECK_FALSE(result);
-    asio::write(c.client, asio::buffer("y", 1));
-    while (!result && io.run_one()) {
-    }
-    REQUIRE(result);
-    CHECK_FALSE(*result);
-    CHECK(byte == 'y');
+    CHECK_FALSE(read.result);
+    check_read_gets_what_peer_sends(io, c, read, 'y');
     deadlines.unwatch(c.deadline);
 }
 
