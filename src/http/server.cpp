@@ -96,7 +96,7 @@ void append_number(std::string& out, Number n) {
 
 // The status line and the headers every response has, into `out` (cleared first); the caller
 // adds the framing headers and the blank line. String views throughout: appending C strings
-// measured each with strlen, ~5 % of a GET's instructions.
+// measured each with strlen (serialize_response was ~1 550 instructions a GET, now ~1 070).
 void serialize_head(std::string& out, const Response& response, std::string_view request_id, unsigned version) {
     using namespace std::string_view_literals;
     const auto status = static_cast<bhttp::status>(response.status);
@@ -160,7 +160,10 @@ struct Server::Impl {
     std::atomic<RequestObserver*> observer{nullptr};
     std::atomic<std::uint64_t> turned_away{0};
     std::vector<std::unique_ptr<asio::io_context>> contexts;
-    std::vector<std::unique_ptr<ConnectionDeadlines>> deadlines;  // one per context, used on its thread
+    // One per context, used on its thread. Declared after `contexts`, so destroyed while they
+    // still exist; a connection whose coroutine is destroyed with its io_context (after a drain
+    // timeout) never unwatches, and needs not: nothing sweeps any more.
+    std::vector<std::unique_ptr<ConnectionDeadlines>> deadlines;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::unique_ptr<tcp::acceptor> acceptor;
     asio::signal_set signals;
