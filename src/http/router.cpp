@@ -88,9 +88,8 @@ Response Router::route(const Request& request, int* matched_route) const {
     if (matched_route) *matched_route = -1;
     // Only the most specific patterns that match the path count (fewest parameters), so a
     // literal route such as /api/v1/leads/export is never taken for /api/v1/leads/{leadId}, and
-    // its Allow header lists its own methods.
-    // One pass finds the route (the first of the fewest parameters with the request's method);
-    // only a 405 walks the routes again, for its Allow header.
+    // its Allow header lists its own methods. One pass finds the route (the first of the fewest
+    // parameters with the request's method); only a 405 walks the routes again, for Allow.
     const PathSegments path = split_path(request.path);
     PathParams params, chosen_params;
     const Route* chosen = nullptr;
