@@ -53,6 +53,7 @@ Seq Log::append(RecordType type, std::string_view payload) {
 }
 
 void Log::when_durable(Seq seq, std::function<void(bool)> done) {
+    if (options_.fsync == FsyncPolicy::None && write_inline(seq, done)) return;
     {
         std::unique_lock lock(mu_);
         if (seq > durable_) {
@@ -123,6 +124,7 @@ void Log::close() {
     }
     if (flusher_.joinable()) flusher_.join();
     if (preparer_.joinable()) preparer_.join();
+    std::lock_guard writing(write_mu_);
     if (file_ && file_prepared_) {
         // The flusher has written and synced everything: what is left past it is zeros.
         if (!file_->truncate(file_->size()) && options_.fsync != FsyncPolicy::None) (void)file_->sync();
@@ -231,28 +233,97 @@ std::error_code Log::sync_file() {
     return ec;
 }
 
-void Log::complete_waiters(Seq durable, bool ok) {
-    // Called with mu_ held; the callbacks run after it is released (they may append).
-    std::vector<std::function<void(bool)>> ready;
+void Log::Completions::run() {
+    for (auto& done : callbacks) done(ok);
+}
+
+void Log::take_waiters(Seq durable, bool ok, Completions& completions) {
     const auto end = waiters_.upper_bound(durable);
-    for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+    for (auto it = waiters_.begin(); it != end; ++it) completions.callbacks.push_back(std::move(it->second));
     waiters_.erase(waiters_.begin(), end);
-    if (ready.empty()) return;
-    mu_.unlock();
-    for (auto& done : ready) done(ok);
-    mu_.lock();
+    completions.ok = ok;
+}
+
+// See "Writing on the waiter's thread". True if it took `done` (and then ran it, or left it
+// to the flusher's retries); false if the caller must go the ordinary way, `done` untouched.
+bool Log::write_inline(Seq seq, std::function<void(bool)>& done) {
+    std::unique_lock writing(write_mu_, std::try_to_lock);
+    if (!writing.owns_lock()) return false;  // a write is under way: its next round takes ours
+    std::unique_lock lock(mu_);
+    if (seq <= durable_ || stop_ || !writable() || rotate_requested_ || !file_ ||
+        file_->size() >= options_.segment_bytes || (!file_prepared_ && prepared_ == Prepared::Ready))
+        return false;
+    waiters_.emplace(seq, std::move(done));
+    Completions completions;
+    // Holding write_mu_, our record is pending (no one else can have taken it); should it not
+    // be written here, the flusher takes over: it retries, and completes our waiter.
+    const bool hand_over = !write_pending(lock, false, completions) || !writable();
+    if (hand_over) flush_requested_ = true;
+    lock.unlock();
+    writing.unlock();
+    if (hand_over) wake_.notify_one();
+    completions.run();
+    return true;
+}
+
+// Takes everything pending (behind a batch that failed before, if any) and writes it: called
+// with write_mu_ held and mu_ locked through `lock`, which it releases during the write. On
+// success the waiters now durable move into `completions`; on failure the batch is kept for a
+// retry, and the waiters are given up on once failing for give_up_after (or when stopping).
+// False if there was nothing to write.
+bool Log::write_pending(std::unique_lock<std::mutex>& lock, bool stopping, Completions& completions) {
+    const bool retrying = !retry_.empty();
+    const Seq first = retrying ? retry_first_ : pending_first_;
+    // The batch takes pending_'s buffer and leaves it last round's (emptied): nothing is
+    // copied or allocated while writers wait for mu_.
+    batch_.clear();
+    if (!retrying) {
+        batch_.swap(pending_);
+    } else {
+        batch_.swap(retry_);
+        batch_ += pending_;
+        pending_.clear();
+    }
+    if (batch_.empty()) return false;
+    const Seq last = last_appended_;
+    const bool rotate = rotate_requested_;  // a rotation waits for a batch
+    rotate_requested_ = false;
+    // An ordinary segment is left for a prepared one as soon as one is ready.
+    const bool to_prepared = !file_prepared_ && prepared_ == Prepared::Ready;
+
+    lock.unlock();
+    auto ec = write_batch(batch_, first, rotate || to_prepared, retrying);
+    if (!ec && stopping && options_.fsync != FsyncPolicy::Always) ec = sync_file();
+    if (ec)
+        ops::log(spdlog::level::err, "log write failed (" + ec.message() + "): " +
+                                         std::to_string(batch_.size()) + " bytes kept in memory, "
+                                         "writes refused until a retry succeeds");
+    else if (retrying)
+        ops::log(spdlog::level::warn, "log writable again; accepting writes");
+    lock.lock();
+
+    if (!ec) {
+        writable_.store(true, std::memory_order_release);
+        failing_since_ = {};
+        durable_ = last;
+        take_waiters(last, true, completions);
+    } else {
+        write_errors_.fetch_add(1, std::memory_order_relaxed);
+        writable_.store(false, std::memory_order_release);
+        retry_.swap(batch_);
+        retry_first_ = first;
+        if (failing_since_ == Clock::time_point{}) failing_since_ = Clock::now();
+        if (Clock::now() - failing_since_ >= options_.give_up_after || stopping) take_waiters(last, false, completions);
+    }
+    return true;
 }
 
 void Log::flusher_loop() {
     std::unique_lock lock(mu_);
-    std::string batch;  // what this round writes; its buffer goes back and forth with pending_'s
-    std::string retry;  // a batch that failed; rewritten, ahead of newer records, into a fresh segment
-    Seq retry_first = 0;
-    Clock::time_point failing_since{};
     Clock::time_point last_sync = Clock::now();
     bool unsynced = false;  // --fsync batch: written since the last fdatasync
     // --fsync batch promises an fdatasync at least every interval, also while batches keep
-    // arriving (a steady stream of writes must not postpone it forever). Called with the lock.
+    // arriving (a steady stream of writes must not postpone it forever). Called with both locks.
     const auto sync_if_due = [&](bool stopping) {
         if (!unsynced || !file_ || !(stopping || Clock::now() - last_sync >= options_.fsync_interval)) return;
         lock.unlock();
@@ -263,7 +334,7 @@ void Log::flusher_loop() {
     };
 
     for (;;) {
-        if (!retry.empty()) {
+        if (!writable()) {  // a batch waits for its retry
             wake_.wait_for(lock, options_.retry_interval, [&] { return stop_; });
         } else {
             // Every waiter wakes the flusher, so the nap is only a safety net for records nobody
@@ -276,64 +347,36 @@ void Log::flusher_loop() {
             });
         }
         flush_requested_ = false;
-
         const bool stopping = stop_;
-        const bool retrying = !retry.empty();
-        const Seq first = retry.empty() ? pending_first_ : retry_first;
-        // The batch takes pending_'s buffer and leaves it last round's (emptied): nothing is
-        // copied or allocated while writers wait for mu_.
-        batch.clear();
-        if (retry.empty()) {
-            batch.swap(pending_);
-        } else {
-            batch.swap(retry);
-            batch += pending_;
-            pending_.clear();
-        }
-        const Seq last = last_appended_;
-        const bool rotate = rotate_requested_ && !batch.empty();  // a rotation waits for a batch
-        if (rotate) rotate_requested_ = false;
-        // An ordinary segment is left for a prepared one as soon as one is ready.
-        const bool to_prepared = !file_prepared_ && prepared_ == Prepared::Ready;
+        // Nothing to write, retry or sync: the flusher leaves write_mu_ to the waiters.
+        if (!stopping && pending_.empty() && writable() && !unsynced) continue;
+        lock.unlock();  // write_mu_ comes first
+        std::unique_lock writing(write_mu_);
+        lock.lock();
 
-        if (batch.empty()) {
+        Completions completions;
+        if (!write_pending(lock, stopping, completions)) {
             sync_if_due(stopping);
             if (stopping) break;
             continue;
         }
-
-        lock.unlock();
-        auto ec = write_batch(batch, first, rotate || to_prepared, retrying);
-        if (!ec && stopping && options_.fsync != FsyncPolicy::Always) ec = sync_file();
-        if (ec)
-            ops::log(spdlog::level::err, "log write failed (" + ec.message() + "): " +
-                                             std::to_string(batch.size()) + " bytes kept in memory, "
-                                             "writes refused until a retry succeeds");
-        else if (retrying)
-            ops::log(spdlog::level::warn, "log writable again; accepting writes");
-        lock.lock();
-
-        if (!ec) {
-            writable_.store(true, std::memory_order_release);
-            failing_since = {};
-            durable_ = last;
-            complete_waiters(last, true);
-            if (options_.fsync == FsyncPolicy::Batch) {
-                unsynced = !stopping;  // a stopping flush has just synced
-                sync_if_due(false);
-            }
-        } else {
-            write_errors_.fetch_add(1, std::memory_order_relaxed);
-            writable_.store(false, std::memory_order_release);
-            retry = std::move(batch);
-            retry_first = first;
-            if (failing_since == Clock::time_point{}) failing_since = Clock::now();
-            if (Clock::now() - failing_since >= options_.give_up_after || stopping)
-                complete_waiters(last, false);
-            if (stopping) break;
+        const bool ok = writable();
+        if (ok && options_.fsync == FsyncPolicy::Batch) {
+            unsynced = !stopping;  // a stopping flush has just synced
+            sync_if_due(false);
         }
+        writing.unlock();
+        if (!completions.callbacks.empty()) {
+            lock.unlock();
+            completions.run();
+            lock.lock();
+        }
+        if (stopping && !ok) break;  // after a good write, the next round finds nothing and stops
     }
-    complete_waiters(last_appended_, false);  // anything left could not be written
+    Completions left;  // anything left could not be written
+    take_waiters(last_appended_, false, left);
+    lock.unlock();
+    left.run();
 }
 
 }  // namespace leadd::wal

@@ -1,4 +1,5 @@
-// wal::Log's fsync policies on a healthy disk: what each one promises about fdatasync cadence.
+// wal::Log's fsync policies on a healthy disk: what each one promises about fdatasync cadence,
+// and who writes (the waiter's thread under none, the flusher otherwise).
 // (Faults are test_wal_faults.cpp; recovery of what the log wrote is test_wal_recovery.cpp.)
 
 #include "wal_test_support.hpp"
@@ -10,7 +11,10 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <future>
+#include <string>
 #include <thread>
+#include <vector>
 
 using namespace leadd;
 using namespace leadd::test;
@@ -141,4 +145,61 @@ TEST_CASE("a prepared file is written from its first byte over its zeros; size()
     REQUIRE_FALSE(file->truncate(file->size()));
     file.reset();
     CHECK(read_file(path) == first);
+}
+
+TEST_CASE("--fsync none writes a waiter's batch on the waiter's thread; always leaves it to the flusher", "[wal][log]") {
+    const auto policy = GENERATE(wal::FsyncPolicy::None, wal::FsyncPolicy::Always);
+    TempDir dir;
+    auto o = options(dir.path(), policy, std::chrono::milliseconds(10));
+    o.flush_backstop = std::chrono::hours(1);  // the flusher runs only when someone wakes it
+    wal::Log log(o, 1);
+    const auto caller = std::this_thread::get_id();
+    for (int i = 0; i < 3; ++i) {
+        const auto seq = log.append(wal::RecordType::LeadPut, "record " + std::to_string(i));
+        std::promise<std::pair<std::thread::id, bool>> ran;
+        log.when_durable(seq, [&](bool ok) { ran.set_value({std::this_thread::get_id(), ok}); });
+        auto outcome = ran.get_future();
+        REQUIRE(outcome.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+        const auto [thread, ok] = outcome.get();
+        CHECK(ok);
+        // Under none the record is in the file before when_durable returns (no hand-off); under
+        // always the fdatasync must not block the caller (an event loop), so the flusher does it.
+        CHECK((thread == caller) == (policy == wal::FsyncPolicy::None));
+    }
+    log.close();
+    const auto c = collect(*wal::posix_file_system(), dir.path());
+    REQUIRE(c.ok());
+    REQUIRE(c.records.size() == 3);
+    CHECK(c.records[2].payload == "record 2");
+}
+
+TEST_CASE("--fsync none: threads writing their own batches keep the log in seq order, nothing lost", "[wal][log]") {
+    TempDir dir;
+    wal::Log log(options(dir.path(), wal::FsyncPolicy::None, std::chrono::milliseconds(10)), 1);
+    constexpr int threads = 4, per_thread = 2000;
+    std::atomic<int> acknowledged{0}, refused{0};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < threads; ++t)
+        writers.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i) {
+                const auto seq = log.append(wal::RecordType::LeadPut, std::to_string(t) + ":" + std::to_string(i));
+                log.when_durable(seq, [&](bool ok) { ++(ok ? acknowledged : refused); });
+            }
+        });
+    for (auto& w : writers) w.join();
+    REQUIRE(eventually([&] { return acknowledged.load() + refused.load() == threads * per_thread; }));
+    CHECK(refused.load() == 0);
+    log.close();
+
+    const auto c = collect(*wal::posix_file_system(), dir.path());
+    REQUIRE(c.ok());
+    REQUIRE(c.records.size() == threads * per_thread);
+    std::vector<int> next(threads, 0);  // each thread's records in the order it appended them
+    for (std::size_t i = 0; i < c.records.size(); ++i) {
+        INFO("record " << i << ": " << c.records[i].payload);
+        REQUIRE(c.records[i].seq == i + 1);
+        const auto colon = c.records[i].payload.find(':');
+        const int t = std::stoi(c.records[i].payload.substr(0, colon));
+        CHECK(std::stoi(c.records[i].payload.substr(colon + 1)) == next[t]++);
+    }
 }
