@@ -31,7 +31,8 @@
 // once and cheaply: nobody else is writing (write_mu_ is free), the log is writable, and the
 // batch needs no new segment (a rotation's dir sync stays on the flusher). Otherwise, and for
 // every failure and retry, the flusher does it as below. The cost: the event loop waits for a
-// page-cache write(), which under none the waiters did anyway.
+// page-cache write(), which the round's writes waited for anyway, but so do its reads when the
+// kernel throttles writers (too much dirty data).
 //
 // Waking the flusher: append() does not wake it (on a busy core every wake-up is a context
 // switch that preempts the worker, and batches shrink to one record). A waiter does
