@@ -175,6 +175,19 @@ class Leadd(Server):
             raise RuntimeError(f"admin API: {status} {body[:200]!r}")
         return json.loads(body)["data"]["apiKey"]
 
+    def log_counters(self):
+        """The write-ahead log's counters from /metrics: records appended, fdatasync calls and
+        the seconds they took (what group commit amortizes)."""
+        _, _, body = http_call(self.port, "GET", "/metrics")
+        wanted = {"leadd_log_records_total": "records", "leadd_log_fsyncs_total": "fsyncs",
+                  "leadd_log_fsync_duration_seconds_sum": "fsync_seconds"}
+        out = {}
+        for line in body.decode().splitlines():
+            name, _, value = line.partition(" ")
+            if name in wanted:
+                out[wanted[name]] = float(value)
+        return out
+
     def stop(self):
         if self.alive():
             self.proc.send_signal(signal.SIGTERM)
@@ -278,6 +291,7 @@ def children_cpu_seconds():
 def measure(server, script, connections, seconds, args, env, run_id):
     """One wrk run against `server`, with the server's CPU and RSS from /proc around it, and the
     CPU that neither the server nor wrk used (other work on the machine: the noise)."""
+    log0 = server.log_counters() if isinstance(server, Leadd) else None
     ticks0, rss0 = server.sample()
     busy0, wrk0 = machine_busy_seconds(), children_cpu_seconds()
     t0 = time.monotonic()
@@ -292,6 +306,12 @@ def measure(server, script, connections, seconds, args, env, run_id):
     r.update(cpu_pct=100.0 * server_s / wall, wrk_cpu_pct=100.0 * (wrk1 - wrk0) / wall,
              other_cpu_pct=max(0.0, 100.0 * ((busy1 - busy0) - server_s - (wrk1 - wrk0)) / wall),
              rss_mib_before=rss0 / 1024, rss_mib=rss1 / 1024, connections=connections)
+    if log0 is not None:
+        log1 = server.log_counters()
+        fsyncs = log1.get("fsyncs", 0) - log0.get("fsyncs", 0)
+        if fsyncs > 0:  # group commit: how many records each fdatasync made durable, and its mean time
+            r.update(records_per_fsync=(log1.get("records", 0) - log0.get("records", 0)) / fsyncs,
+                     fsync_mean_ms=1e3 * (log1.get("fsync_seconds", 0) - log0.get("fsync_seconds", 0)) / fsyncs)
     return r
 
 
@@ -423,6 +443,12 @@ def describe_run(res):
         "by processes other than the server and wrk during the leadd run and during the ceiling run (0 on a quiet "
         "machine; a row where it is high says little).",
     ]
+    commits = [f"{r['title']} {r['main']['leadd']['records_per_fsync']:.1f} "
+               f"(mean fdatasync {r['main']['leadd']['fsync_mean_ms']:.3f} ms)"
+               for r in res["rows"] if r["main"]["leadd"].get("records_per_fsync")]
+    if commits:
+        lines.append("Group commit (leadd's /metrics around each `--fsync always` run): writes made durable "
+                     "per fdatasync: " + "; ".join(commits) + ".")
     return lines
 
 
