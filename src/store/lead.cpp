@@ -1,6 +1,9 @@
 #include "leadd/store/lead.hpp"
 
 #include "leadd/store/json_parse.hpp"
+#include "leadd/store/merge_patch.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
 
 #include <boost/json/serializer.hpp>
 
@@ -35,6 +38,23 @@ boost::json::object Metadata::object(boost::json::storage_ptr storage) const {
     // Never: the text only ever comes from serializing an object.
     if (ec || !parsed.is_object()) throw std::logic_error("lead metadata is not a serialized object");
     return std::move(parsed.get_object());
+}
+
+Metadata Metadata::merged(const boost::json::object& patch) const {
+    Metadata result;
+    // The usual patch (scalars and arrays) merges into the text directly: parsing the text into
+    // an object and serializing the merged object back was ~3 900 of a PUT's ~41 000 instructions.
+    if (auto text = merge_scalars_into_text(text_, patch)) {
+        result.text_ = std::move(*text);
+        return result;
+    }
+    // The merged object only lives until its text is made: its nodes come from a buffer on
+    // the stack (a typical lead's fit), not one heap block per key and value.
+    unsigned char scratch_buffer[4096];
+    boost::json::monotonic_resource scratch(scratch_buffer, sizeof scratch_buffer);
+    boost::json::object merged = object(&scratch);
+    apply_merge_patch(merged, patch);
+    return Metadata(merged);
 }
 
 std::string_view to_string(Status s) { return status_names[static_cast<std::size_t>(s)]; }

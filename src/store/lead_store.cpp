@@ -3,10 +3,8 @@
 #include "leadd/store/ascii_fold.hpp"
 #include "leadd/store/clock.hpp"
 #include "leadd/store/lead_codec.hpp"
-#include "leadd/store/merge_patch.hpp"
 #include "leadd/wal/codec.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
 
 #include <algorithm>
 #include <iterator>
@@ -174,13 +172,7 @@ std::variant<Lead, StoreError> LeadStore::apply_patch(const Lead& current, const
     if (patch.source) next.source = *patch.source;
     if (patch.status) next.status = *patch.status;
     if (patch.metadata_merge) {
-        // The merged object only lives until its text is made: its nodes come from a buffer on
-        // the stack (a typical lead's fit), not one heap block per key and value.
-        unsigned char scratch_buffer[4096];
-        boost::json::monotonic_resource scratch(scratch_buffer, sizeof scratch_buffer);
-        boost::json::object merged = current.metadata.object(&scratch);
-        apply_merge_patch(merged, *patch.metadata_merge);
-        next.metadata = merged;
+        next.metadata = current.metadata.merged(*patch.metadata_merge);
         if (next.metadata != current.metadata && next.metadata.text().size() > options_.max_metadata_bytes)
             return StoreError{StoreErrc::MetadataTooLarge, 0, "metadata"};
     }

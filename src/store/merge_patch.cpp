@@ -1,5 +1,9 @@
 #include "leadd/store/merge_patch.hpp"
 
+#include <boost/json/serializer.hpp>
+
+#include <vector>
+
 namespace leadd::store {
 
 void apply_merge_patch(boost::json::object& target, const boost::json::object& patch) {
@@ -19,6 +23,90 @@ void apply_merge_patch(boost::json::object& target, const boost::json::object& p
             target[key] = value;
         }
     }
+}
+
+namespace {
+
+// The end of the JSON value starting at text[i], in the compact text serialize writes (past
+// the text's end if it is not such a text).
+std::size_t skip_value(std::string_view text, std::size_t i) {
+    int depth = 0;
+    for (; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '"') {
+            for (++i; i < text.size() && text[i] != '"'; ++i)
+                if (text[i] == '\\') ++i;  // the escaped byte cannot end the string
+            if (depth == 0) return i + 1;
+        } else if (c == '{' || c == '[') {
+            ++depth;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0) return i;  // the end of the enclosing object: a scalar ended here
+            if (--depth == 0) return i + 1;
+        } else if (c == ',' && depth == 0) {
+            return i;
+        }
+    }
+    return i;
+}
+
+// Appends what boost::json::serialize would return for `element`, through a buffer on the stack
+// instead of a string of its own.
+template <class Element>
+void append_serialized(std::string& out, const Element& element) {
+    boost::json::serializer writer;
+    writer.reset(element);
+    char buffer[256];
+    do {
+        const std::string_view part = writer.read(buffer, sizeof buffer);
+        out.append(part.data(), part.size());
+    } while (!writer.done());
+}
+
+}  // namespace
+
+std::optional<std::string> merge_scalars_into_text(std::string_view target_text, const boost::json::object& patch) {
+    for (const auto& member : patch)
+        if (member.value().is_null() || member.value().is_object()) return std::nullopt;
+    if (target_text.size() < 2 || target_text.front() != '{') return std::nullopt;
+
+    std::string out;
+    out.reserve(target_text.size() + 64 * patch.size());
+    out += '{';
+    std::vector<bool> named(patch.size(), false);  // patch members the target already has
+    std::size_t i = 1;
+    // The bounds checks only guard against a text that is not what serialize writes (never a
+    // Metadata's): such a text takes the object way, which reports it.
+    while (i < target_text.size() && target_text[i] != '}') {
+        // "key":value, then ',' or the final '}'.
+        const std::size_t key_begin = i + 1;
+        const std::size_t key_end = target_text.find('"', key_begin);
+        if (key_end == std::string_view::npos || key_end + 1 >= target_text.size()) return std::nullopt;
+        const std::string_view key = target_text.substr(key_begin, key_end - key_begin);
+        if (key.find('\\') != std::string_view::npos) return std::nullopt;
+        const std::size_t value_begin = key_end + 2;
+        const std::size_t value_end = skip_value(target_text, value_begin);
+        if (value_end >= target_text.size()) return std::nullopt;
+        if (out.size() > 1) out += ',';
+        out.append(target_text.data() + i, value_begin - i);  // "key":
+        if (const auto it = patch.find(key); it != patch.end()) {
+            named[static_cast<std::size_t>(it - patch.begin())] = true;
+            append_serialized(out, &it->value());
+        } else {
+            out.append(target_text.data() + value_begin, value_end - value_begin);
+        }
+        i = target_text[value_end] == ',' ? value_end + 1 : value_end;
+    }
+    std::size_t index = 0;
+    for (const auto& member : patch) {
+        if (named[index++]) continue;
+        if (out.size() > 1) out += ',';
+        append_serialized(out, member.key());
+        out += ':';
+        append_serialized(out, &member.value());
+    }
+    if (i >= target_text.size()) return std::nullopt;
+    out += '}';
+    return out;
 }
 
 }  // namespace leadd::store

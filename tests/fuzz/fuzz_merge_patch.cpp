@@ -1,4 +1,5 @@
-// libFuzzer target: store::apply_merge_patch, the RFC 7396 merge of a lead's metadata.
+// libFuzzer target: store::apply_merge_patch, the RFC 7396 merge of a lead's metadata (and its
+// shortcut on the metadata's text, merge_scalars_into_text).
 //
 // The input is JSON: [target, patch] with two objects (what a stored lead's metadata and an
 // update's metadata are); a lone object is used as the patch of a fixed target.
@@ -9,7 +10,9 @@
 //   - applying the same patch again changes nothing (a retried PUT is harmless);
 //   - the result holds no null member where the target held none (null means "remove");
 //   - everything the patch sets (its members other than null, recursively) is in the result;
-//   - the target's members the patch does not name are untouched.
+//   - the target's members the patch does not name are untouched;
+//   - store::merge_scalars_into_text on the target's serialized text, where it applies, writes
+//     exactly the serialized result.
 
 #include "fuzz_check.hpp"
 
@@ -101,5 +104,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(sets_everything(patch, result), with_result());
     for (const auto& [name, value] : target)
         if (!patch.contains(name)) FUZZ_CHECK(result.contains(name) && result.at(name) == value, with_result());
+
+    if (const auto text = leadd::store::merge_scalars_into_text(json::serialize(target), patch))
+        FUZZ_CHECK(*text == json::serialize(result), with_result() + "\ntext:   " + *text);
     return 0;
 }

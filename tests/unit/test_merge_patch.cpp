@@ -1,5 +1,7 @@
-// JSON Merge Patch (RFC 7396) applied to a lead's metadata object.
+// JSON Merge Patch (RFC 7396) applied to a lead's metadata object, and its shortcut on the
+// metadata's text.
 
+#include "leadd/store/lead.hpp"
 #include "leadd/store/merge_patch.hpp"
 
 #include <boost/json/parse.hpp>
@@ -7,10 +9,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <limits>
+#include <random>
 #include <string>
 
 namespace json = boost::json;
 using leadd::store::apply_merge_patch;
+using leadd::store::merge_scalars_into_text;
 
 namespace {
 
@@ -142,4 +148,99 @@ TEST_CASE("merge patch: applying the same patch twice is idempotent", "[merge_pa
     apply_merge_patch(target, patch);
     CHECK(json::value(target) == once);
     CHECK(once == json::parse(R"({"a":{"c":[2],"n":{"k":1}},"e":null,"f":3})"));
+}
+
+// merge_scalars_into_text against the object merge it stands in for: the text of `target`
+// (as serialize writes it) merged with `patch` must be exactly the serialized object merge.
+namespace {
+
+std::string object_merge_text(const std::string& target_text, const json::object& patch) {
+    json::object target = obj(target_text);
+    apply_merge_patch(target, patch);
+    return json::serialize(target);
+}
+
+void require_text_merge_matches(const std::string& target_text, const json::object& patch) {
+    INFO("target " << target_text << "\npatch " << json::serialize(patch));
+    const auto text = merge_scalars_into_text(target_text, patch);
+    REQUIRE(text.has_value());
+    CHECK(*text == object_merge_text(target_text, patch));
+}
+
+// A random JSON value: every kind, strings with escapes and UTF-8, numbers of every width.
+json::value random_value(std::mt19937& rng, int depth) {
+    const auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+    static const char* const strings[] = {"", "x", "Follow up \"soon\"", "back\\slash", "tab\there",
+                                          "caf\xc3\xa9 \xe2\x82\xac", "line\nbreak", "\x01 control", "/slash/"};
+    switch (pick(depth > 2 ? 6 : 8)) {
+        case 0: return nullptr;
+        case 1: return pick(2) == 0;
+        case 2: return static_cast<std::int64_t>(rng()) - (1ll << 31);
+        case 3: return pick(2) ? json::value(std::numeric_limits<std::uint64_t>::max() - rng() % 1000)
+                               : json::value(std::numeric_limits<std::int64_t>::min() + rng() % 1000);
+        case 4: {
+            const double doubles[] = {0.1, -2.5, 1e300, 3.141592653589793, 1e-7, 123456.789, -0.0};
+            return doubles[pick(7)];
+        }
+        case 5: return json::string(strings[pick(9)]);
+        case 6: {
+            json::array a;
+            for (int i = pick(4); i-- > 0;) a.push_back(random_value(rng, depth + 1));
+            return a;
+        }
+        default: {
+            json::object o;
+            for (int i = pick(4); i-- > 0;) o["k" + std::to_string(pick(6))] = random_value(rng, depth + 1);
+            return o;
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("merge into text: a patch of scalars and arrays gives exactly the object merge's text", "[merge_patch]") {
+    const char* const targets[] = {
+        R"({})", R"({"a":"b"})", R"({"notes":"x","touches":3})", R"({"a":{"b":[1,{"c":"}"}]},"z":"]"})",
+        R"({"s":"with \"quotes\" and \\ and , and }","n":-1.5e-7,"t":true,"f":false,"u":null})",
+        R"({"caf\u00e9":1,"e":[],"o":{}})", R"({"big":18446744073709551615,"neg":-9223372036854775808})"};
+    const char* const patches[] = {
+        R"({})", R"({"a":"c"})", R"({"new":1})", R"({"a":[1,{"x":null}],"touches":4,"notes":"y"})",
+        R"({"s":"\"\\\n","n":0.1,"u":[],"z":1e300})", R"({"o":5,"e":"now a string","k":false})"};
+    for (const char* target : targets)
+        for (const char* patch : patches) require_text_merge_matches(json::serialize(obj(target)), obj(patch));
+}
+
+TEST_CASE("merge into text: random targets and scalar patches match the object merge", "[merge_patch]") {
+    std::mt19937 rng(20261127);
+    for (int round = 0; round < 3000; ++round) {
+        json::object target;
+        for (int i = static_cast<int>(rng() % 6); i-- > 0;)
+            target["k" + std::to_string(rng() % 8)] = random_value(rng, 0);
+        json::object patch;
+        for (int i = static_cast<int>(rng() % 5); i-- > 0;) {
+            json::value v = random_value(rng, 1);
+            if (v.is_null() || v.is_object()) continue;  // those take the object way (next test)
+            patch["k" + std::to_string(rng() % 10)] = std::move(v);
+        }
+        require_text_merge_matches(json::serialize(target), patch);
+    }
+}
+
+TEST_CASE("merge into text: a null or object member, or an escaped target key, takes the object way", "[merge_patch]") {
+    CHECK_FALSE(merge_scalars_into_text(R"({"a":1})", obj(R"({"a":null})")));
+    CHECK_FALSE(merge_scalars_into_text(R"({"a":1})", obj(R"({"b":2,"a":{"x":1}})")));
+    CHECK_FALSE(merge_scalars_into_text(json::serialize(obj(R"({"q\"uote":1})")), obj(R"({"b":2})")));
+    // ...and Metadata::merged, which falls back to it, still gives the object merge.
+    const leadd::store::Metadata metadata(obj(R"({"a":{"x":1,"y":2},"b":1})"));
+    const json::object patch = obj(R"({"a":{"x":null},"b":null,"c":3})");
+    CHECK(metadata.merged(patch).text() == object_merge_text(std::string(metadata.text()), patch));
+    CHECK(metadata.merged(obj(R"({"b":[2]})")).text() == R"({"a":{"x":1,"y":2},"b":[2]})");
+}
+
+TEST_CASE("merge into text: a text that is not a serialized object is left to the object way", "[merge_patch]") {
+    const json::object patch = obj(R"({"a":1})");
+    for (const char* text : {"", "{", "[]", R"({"a)", R"({"a":"unterminated)", R"({"a":[1,2)", R"({"a":1)"}) {
+        INFO("text " << text);
+        CHECK_FALSE(merge_scalars_into_text(text, patch));
+    }
 }

@@ -74,8 +74,8 @@ private:
 // writes, so equal objects built the same way have equal text): answers and log records copy
 // the text as it is instead of serializing the object on every one, and the text takes well
 // under half the memory of the parsed object (a table, plus a heap block per key: ~130 bytes
-// less for a two-key object). object() parses it back, exactly (json_parse.hpp), for a merge
-// or a test.
+// less for a two-key object). merged() applies a patch of scalars to the text itself; object()
+// parses it back, exactly (json_parse.hpp), for any other merge or a test.
 class Metadata {
 public:
     Metadata() = default;  // {}
@@ -85,6 +85,8 @@ public:
     // `storage`: where the object's nodes go (a scratch buffer for an object that only lives
     // until it is merged and serialized back).
     boost::json::object object(boost::json::storage_ptr storage = {}) const;
+    // This metadata with an RFC 7396 merge patch applied (merge_patch.hpp).
+    Metadata merged(const boost::json::object& patch) const;
     friend bool operator==(const Metadata& a, const Metadata& b) { return a.text_ == b.text_; }
 
 private:
