@@ -2,7 +2,7 @@
 
 #include <boost/json/serializer.hpp>
 
-#include <vector>
+#include <array>
 
 namespace leadd::store {
 
@@ -65,6 +65,10 @@ void append_serialized(std::string& out, const Element& element) {
 }  // namespace
 
 std::optional<std::string> merge_scalars_into_text(std::string_view target_text, const boost::json::object& patch) {
+    // Which patch members the target already has, on the stack: a bigger patch (rare) takes the
+    // object way rather than a heap block here.
+    std::array<bool, 64> named{};
+    if (patch.size() > named.size()) return std::nullopt;
     for (const auto& member : patch)
         if (member.value().is_null() || member.value().is_object()) return std::nullopt;
     if (target_text.size() < 2 || target_text.front() != '{') return std::nullopt;
@@ -72,7 +76,6 @@ std::optional<std::string> merge_scalars_into_text(std::string_view target_text,
     std::string out;
     out.reserve(target_text.size() + 64 * patch.size());
     out += '{';
-    std::vector<bool> named(patch.size(), false);  // patch members the target already has
     std::size_t i = 1;
     // The bounds checks only guard against a text that is not what serialize writes (never a
     // Metadata's): such a text takes the object way, which reports it.

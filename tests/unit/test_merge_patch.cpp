@@ -230,6 +230,10 @@ TEST_CASE("merge into text: a null or object member, or an escaped target key, t
     CHECK_FALSE(merge_scalars_into_text(R"({"a":1})", obj(R"({"a":null})")));
     CHECK_FALSE(merge_scalars_into_text(R"({"a":1})", obj(R"({"b":2,"a":{"x":1}})")));
     CHECK_FALSE(merge_scalars_into_text(json::serialize(obj(R"({"q\"uote":1})")), obj(R"({"b":2})")));
+    json::object wide;  // more members than the shortcut keeps track of on the stack
+    for (int i = 0; i < 65; ++i) wide["k" + std::to_string(i)] = i;
+    CHECK_FALSE(merge_scalars_into_text(R"({"k3":"x"})", wide));
+    CHECK(leadd::store::Metadata(obj(R"({"k3":"x"})")).merged(wide).text() == object_merge_text(R"({"k3":"x"})", wide));
     // ...and Metadata::merged, which falls back to it, still gives the object merge.
     const leadd::store::Metadata metadata(obj(R"({"a":{"x":1,"y":2},"b":1})"));
     const json::object patch = obj(R"({"a":{"x":null},"b":null,"c":3})");

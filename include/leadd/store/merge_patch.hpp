@@ -19,8 +19,8 @@ void apply_merge_patch(boost::json::object& target, const boost::json::object& p
 // scalars or arrays (no null, no object), it returns the merged text without building the
 // target object: the target's members in their order, those the patch names with its values,
 // then the patch's new keys in its order — byte for byte what serializing apply_merge_patch's
-// result gives. nullopt when the patch has a null or an object member, or a target key holds an
-// escape; the caller then merges the objects.
+// result gives. nullopt when the patch has a null or an object member or more than 64 members,
+// or a target key holds an escape; the caller then merges the objects.
 std::optional<std::string> merge_scalars_into_text(std::string_view target_text, const boost::json::object& patch);
 
 }  // namespace leadd::store
