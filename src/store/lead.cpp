@@ -4,7 +4,6 @@
 #include "leadd/store/merge_patch.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
-
 #include <boost/json/serializer.hpp>
 
 #include <array>
@@ -43,7 +42,8 @@ boost::json::object Metadata::object(boost::json::storage_ptr storage) const {
 Metadata Metadata::merged(const boost::json::object& patch) const {
     Metadata result;
     // The usual patch (scalars and arrays) merges into the text directly: parsing the text into
-    // an object and serializing the merged object back was ~3 900 of a PUT's ~41 000 instructions.
+    // an object and serializing the merged object back took ~3 900 of a PUT's ~41 200
+    // instructions, and the text merge saves ~2 400 of them (load/instructions_bench.py).
     if (auto text = merge_scalars_into_text(text_, patch)) {
         result.text_ = std::move(*text);
         return result;

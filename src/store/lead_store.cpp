@@ -5,7 +5,6 @@
 #include "leadd/store/lead_codec.hpp"
 #include "leadd/wal/codec.hpp"
 
-
 #include <algorithm>
 #include <iterator>
 #include <utility>
