@@ -60,11 +60,23 @@ void Log::when_durable(Seq seq, std::function<void(bool)> done) {
             waiters_.emplace(seq, std::move(done));
             flush_requested_ = true;
             lock.unlock();
-            wake_.notify_one();  // after unlocking: see "Waking the flusher"
+            // After unlocking: see "Waking the flusher". A flusher holding a commit window open
+            // takes this record when it closes; woken now it would only wait again.
+            if (!window_open_.load()) wake_.notify_one();
             return;
         }
     }
     done(true);
+}
+
+void Log::writer_idle() {
+    // Dekker-style with the flusher's window_open_ store and its check of busy_writers_: one of
+    // the two sees the other's write. Taking mu_ before notifying means the flusher is either
+    // about to check busy_writers_ (and sees 0) or already waiting (and is woken).
+    if (busy_writers_.fetch_sub(1) == 1 && window_open_.load()) {
+        { std::lock_guard lock(mu_); }
+        wake_.notify_one();
+    }
 }
 
 bool Log::wait_durable(Seq seq) {
@@ -321,6 +333,8 @@ bool Log::write_pending(std::unique_lock<std::mutex>& lock, bool stopping, Compl
 void Log::flusher_loop() {
     std::unique_lock lock(mu_);
     Clock::time_point last_sync = Clock::now();
+    // See "Commit window"; the first batch has no previous write to count from.
+    Clock::time_point last_write_began = Clock::now() - options_.commit_window;
     bool unsynced = false;  // --fsync batch: written since the last fdatasync
     // --fsync batch promises an fdatasync at least every interval, also while batches keep
     // arriving (a steady stream of writes must not postpone it forever). Called with both locks.
@@ -350,16 +364,28 @@ void Log::flusher_loop() {
         const bool stopping = stop_;
         // Nothing to write, retry or sync: the flusher leaves write_mu_ to the waiters.
         if (!stopping && pending_.empty() && writable() && !unsynced) continue;
+        const auto window_ends = last_write_began + options_.commit_window;
+        if (!stopping && options_.fsync == FsyncPolicy::Always && writable() && Clock::now() < window_ends) {
+            // See "Commit window". window_open_ is stored before busy_writers_ is read (in the
+            // predicate): see writer_idle.
+            window_open_.store(true);
+            wake_.wait_until(lock, window_ends, [&] {
+                return stop_ || busy_writers_.load() <= 0 || pending_.size() >= options_.eager_flush_bytes;
+            });
+            window_open_.store(false);
+        }
         lock.unlock();  // write_mu_ comes first
         std::unique_lock writing(write_mu_);
         lock.lock();
 
         Completions completions;
+        const auto write_begins = Clock::now();
         if (!write_pending(lock, stopping, completions)) {
             sync_if_due(stopping);
             if (stopping) break;
             continue;
         }
+        last_write_began = write_begins;
         const bool ok = writable();
         if (ok && options_.fsync == FsyncPolicy::Batch) {
             unsynced = !stopping;  // a stopping flush has just synced
