@@ -65,6 +65,8 @@ public:
     void when_durable(std::function<void(bool)> done) override {
         log_.when_durable(log_.last_seq(), std::move(done));
     }
+    void thread_busy() override { log_.writer_busy(); }
+    void thread_idle() override { log_.writer_idle(); }
 
 private:
     wal::Log& log_;
@@ -142,6 +144,7 @@ int main(int argc, char** argv) {
     persistence_options.log.dir = config.data_dir;
     persistence_options.log.fsync = *wal::parse_fsync_policy(config.fsync);
     persistence_options.log.fsync_interval = config.fsync_interval;
+    persistence_options.log.commit_window = config.commit_window;
     persistence_options.log.segment_bytes = config.segment_bytes;
     // Zeros written ahead save fdatasyncs their journal commit; without fdatasyncs they would
     // only double what the log writes.

@@ -537,6 +537,34 @@ void Server::listen() {
 
 std::uint16_t Server::bound_port() const { return impl_->acceptor->local_endpoint().port(); }
 
+namespace {
+
+// io_context::run(), told apart into "has work" and "out of work" for the durability gate: poll()
+// runs every handler that is ready (and whatever they make ready) and returns only when there
+// is nothing left; then the thread is idle until run_one() finds the next event. Costs one
+// non-blocking epoll_wait per idle spell, none under load. The gate is attached once the store
+// is recovered, after the server started (health checks are answered meanwhile), so it is
+// looked up at each change; `told` pairs each thread_idle with the thread_busy before it.
+void run_worker(asio::io_context& context, const std::atomic<DurabilityGate*>& gate) {
+    DurabilityGate* told = nullptr;
+    const auto busy = [&] {
+        if ((told = gate.load(std::memory_order_acquire))) told->thread_busy();
+    };
+    const auto idle = [&] {
+        if (told) told->thread_idle();
+        told = nullptr;
+    };
+    busy();
+    for (;;) {
+        context.poll();
+        idle();
+        if (context.stopped() || context.run_one() == 0) return;
+        busy();
+    }
+}
+
+}  // namespace
+
 void Server::run() {
     impl_->signals.async_wait([this](beast::error_code ec, int) {
         if (!ec) impl_->begin_shutdown();
@@ -544,8 +572,8 @@ void Server::run() {
     asio::co_spawn(*impl_->contexts[0], impl_->accept_loop(), asio::detached);
     std::vector<std::thread> workers;
     for (std::size_t i = 1; i < impl_->contexts.size(); ++i)
-        workers.emplace_back([this, i] { impl_->contexts[i]->run(); });
-    impl_->contexts[0]->run();
+        workers.emplace_back([this, i] { run_worker(*impl_->contexts[i], impl_->durability); });
+    run_worker(*impl_->contexts[0], impl_->durability);
     for (auto& w : workers) w.join();
 }
 

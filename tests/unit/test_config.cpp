@@ -86,6 +86,7 @@ TEST_CASE("defaults with no arguments", "[config]") {
     CHECK(c.header_timeout == std::chrono::milliseconds(10'000));
     CHECK(c.read_timeout == std::chrono::milliseconds(30'000));
     CHECK(c.idle_timeout == std::chrono::milliseconds(60'000));
+    CHECK(c.commit_window == std::chrono::microseconds(1500));
     CHECK_FALSE(c.admin_token.has_value());
     CHECK(c.log_level == "info");
     CHECK(c.log_format == "text");
@@ -107,7 +108,7 @@ TEST_CASE("flags set every field", "[config]") {
     const Config c = config_of({"serve", "--listen=10.1.2.3:1234", "--data-dir", "/var/lib/leadd",
                                 "--threads=16", "--shards", "256", "--max-body-bytes=2048",
                                 "--log-level", "debug", "--log-format=json", "--header-timeout-ms=5",
-                                "--read-timeout-ms=6", "--idle-timeout-ms=7"});
+                                "--read-timeout-ms=6", "--idle-timeout-ms=7", "--commit-window-us=0"});
     CHECK(c.listen_host == "10.1.2.3");
     CHECK(c.listen_port == 1234);
     CHECK(c.data_dir == std::filesystem::path("/var/lib/leadd"));
@@ -119,6 +120,7 @@ TEST_CASE("flags set every field", "[config]") {
     CHECK(c.header_timeout == std::chrono::milliseconds(5));
     CHECK(c.read_timeout == std::chrono::milliseconds(6));
     CHECK(c.idle_timeout == std::chrono::milliseconds(7));
+    CHECK(c.commit_window == std::chrono::microseconds(0));
 }
 
 TEST_CASE("the environment is used when no flag is given", "[config]") {
@@ -231,6 +233,8 @@ TEST_CASE("a bad value exits 2 naming the flag", "[config]") {
     expect_refused({"--max-body-bytes=lots"}, "max-body-bytes");
     expect_refused({"--header-timeout-ms=0"}, "--header-timeout-ms");
     expect_refused({"--read-timeout-ms=-5"}, "--read-timeout-ms");
+    expect_refused({"--commit-window-us=-1"}, "--commit-window-us");
+    expect_refused({"--commit-window-us=100001"}, "--commit-window-us");
     expect_refused({"--log-level=verbose"}, "--log-level");
     expect_refused({"--log-format=xml"}, "--log-format");
     expect_refused({"--listen"}, "listen");  // missing value

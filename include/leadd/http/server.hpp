@@ -31,6 +31,11 @@ public:
     // The server calls it once per event-loop round for all the writes it answered in that
     // round (see wait_until_durable in server.cpp): `done` covers everything written so far.
     virtual void when_durable(std::function<void(bool)> done) = 0;
+    // Each worker thread says when it starts having work and when it runs out of it (about to
+    // wait for the network), so that the log can hold a batch open for the records of the
+    // requests being served, and never longer (wal::Log's "Commit window").
+    virtual void thread_busy() {}
+    virtual void thread_idle() {}
 };
 
 // Told about every answered request, on the worker thread that answered it, after the response

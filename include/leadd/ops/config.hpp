@@ -30,6 +30,7 @@ struct Config {
     std::optional<std::string> admin_token;
     std::string fsync = "always";  // always | batch | none
     std::chrono::milliseconds fsync_interval{10};
+    std::chrono::microseconds commit_window{1500};  // --fsync always; see wal::Log "Commit window"
     std::uint64_t snapshot_every_bytes = 256ull << 20;
     std::uint64_t segment_bytes = 64ull << 20;
     bool recover_truncate = false;  // --recover=truncate: keep what precedes damage in the log
