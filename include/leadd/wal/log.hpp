@@ -42,19 +42,18 @@
 // woken under it, the flusher (on a busy core, at once) would only block on mu_ and switch back,
 // two context switches for nothing.
 //
-// Commit window (--fsync always): every fdatasync costs the server's core a fixed price, not
-// only wall time (on the project's VM ~80 us of CPU for the write and fdatasync, most of it
-// stalled in the virtual disk's notification, and ~40 us of a block-layer kworker, whatever the
-// batch size), so the fewer fdatasyncs, the more
-// requests the core serves. While the threads that append (the server's workers) are busy, the
-// records of the requests they are serving are about to arrive: the flusher, woken for a batch,
-// waits for them until commit_window has passed since its previous write began. It stops
-// waiting at once when no appending thread is busy (writer_idle: nothing more is coming, and
-// holding the batch would only idle the core), when the batch reaches eager_flush_bytes, or on
-// close. So one connection's write never waits for the window, and under load each fdatasync
-// takes more records. Writers that never say writer_busy() (tools, tests) are never waited for.
-// On PUT --fsync always at 64 connections, one core (window 1.5 ms against none, three
-// alternating pairs of runs): writes per fdatasync 17 -> 35-37, fdatasyncs per second halved,
+// Commit window (--fsync always): every fdatasync costs the server's core a fixed price, not only
+// wall time (on the project's VM ~80 us of CPU for the write and fdatasync, most of it stalled in
+// the virtual disk's notification, and ~40 us of a block-layer kworker, whatever the batch size),
+// so the fewer fdatasyncs, the more requests the core serves. While the threads that append (the
+// server's workers) are busy, the records of the requests they are serving are about to arrive: the
+// flusher, woken for a batch, waits for them until commit_window has passed since its previous
+// write began. It stops waiting at once when no appending thread is busy (writer_idle: nothing more
+// is coming, and holding the batch would only idle the core), when the batch reaches
+// eager_flush_bytes, or on close. So one connection's write never waits for the window, and under
+// load each fdatasync takes more records. Writers that never say writer_busy() (tools, tests) are
+// never waited for. On PUT --fsync always at 64 connections, one core (window 1.5 ms against none,
+// three alternating pairs of runs): writes per fdatasync 17 -> 35-37, fdatasyncs per second halved,
 // req/s +6 to +20 %; at one connection still one write per fdatasync, with no wait added.
 //
 // Segments: wal-<first seq, 16 hex>.log; a new one when the current passes segment_bytes or
