@@ -302,7 +302,6 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
         if constexpr (std::is_same_v<std::decay_t<decltype(entry.lead)>, LeadPtr>) return entry.lead;
         else return owned(entry.lead);
     };
-    const std::optional<std::size_t> status = q.status ? std::optional(status_index(*q.status)) : std::nullopt;
 
     // The source's createdAt range (with the createdAt bounds), in the tree that also covers the status.
     struct SourceRange {
@@ -314,7 +313,7 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
     if (q.source) {
         const SourceNumber* source = find_source(*q.source);
         if (source == nullptr) return page;  // no lead has this source
-        const SourceOrder& tree = status ? created_by_status_source_[*status] : created_by_source_;
+        const SourceOrder& tree = q.status ? created_by_status_source_[status_index(*q.status)] : created_by_source_;
         const std::uint64_t n = source->number;
         const std::size_t lo = q.created_after ? tree.rank_upper(SourceBound{n, *q.created_after, highest_id})
                                                : tree.rank_lower(SourceBound{n, earliest, lowest_id});
@@ -361,12 +360,12 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
                 q.created_before ? tree.rank_lower(TimeBound{*q.created_before, lowest_id}) : tree.size();
             read_time_order(tree, lo, hi, !q.updated_after);
         };
-        if (status) bounds(created_by_status_[*status]);
+        if (q.status) bounds(created_by_status_[status_index(*q.status)]);
         else bounds(created_);
         break;
     }
     case SortField::UpdatedAt: {
-        const TimeOrder& tree = status ? updated_by_status_[*status] : updated_;
+        const TimeOrder& tree = q.status ? updated_by_status_[status_index(*q.status)] : updated_;
         const std::size_t lo = q.updated_after ? tree.rank_upper(TimeBound{*q.updated_after, highest_id}) : 0;
         const std::size_t hi = std::max(lo, tree.size());
         if (source_is_smaller(hi - lo)) return read_source_range_sorted();
@@ -374,7 +373,7 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
         break;
     }
     case SortField::Name: {
-        const NameOrder& tree = status ? name_by_status_[*status] : by_name_;
+        const NameOrder& tree = q.status ? name_by_status_[status_index(*q.status)] : by_name_;
         if (source_is_smaller(tree.size())) return read_source_range_sorted();
         std::optional<std::size_t> cursor;
         if (q.after)

@@ -258,11 +258,17 @@ TEST_CASE("list_all applies status, source and search exactly as list does", "[e
         REQUIRE(store.create(ws_a, std::move(l)).ok());
     }
     std::vector<ListQuery> queries(1);
-    for (auto s : statuses) queries.push_back({.status = s});
-    for (auto src : sources) queries.push_back({.source = src});
-    for (auto term : {"smith", "SMITH", "émile", "ÉMILE", "", "nobody", "P1"}) queries.push_back({.search = term});
-    queries.push_back({.status = Status::Contacted, .source = "Web", .search = "smith"});
-    queries.push_back({.status = Status::New, .search = "example.com"});
+    // Field by field: designated initializers leaving the other fields out warn under -Wextra.
+    for (auto s : statuses) queries.emplace_back().status = s;
+    for (auto src : sources) queries.emplace_back().source = src;
+    for (auto term : {"smith", "SMITH", "émile", "ÉMILE", "", "nobody", "P1"}) queries.emplace_back().search = term;
+    ListQuery& three_filters = queries.emplace_back();
+    three_filters.status = Status::Contacted;
+    three_filters.source = "Web";
+    three_filters.search = "smith";
+    ListQuery& status_and_search = queries.emplace_back();
+    status_and_search.status = Status::New;
+    status_and_search.search = "example.com";
     for (const auto& q : queries) {
         ListQuery everything = q;
         everything.limit = 1000;
