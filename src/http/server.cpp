@@ -198,7 +198,7 @@ struct Server::Impl {
         if (drain_deadline) drain_deadline->cancel();
     }
     // `routed_by` and `route`: the router that answered and its route's index (or -1).
-    Response handle(bhttp::request<bhttp::string_body>& req, std::string request_id, bool body_too_large,
+    Response handle(const RequestStorage& req, std::string request_id, bool body_too_large,
                     const Router*& routed_by, int& route);
 };
 
@@ -289,7 +289,7 @@ awaitable<void> Server::Impl::turn_away(std::shared_ptr<Session> session) {
     socket.close(ignored);
 }
 
-Response Server::Impl::handle(bhttp::request<bhttp::string_body>& req, std::string request_id,
+Response Server::Impl::handle(const RequestStorage& req, std::string request_id,
                               bool body_too_large, const Router*& routed_by, int& route) {
     const Request r = view_request(req, std::move(request_id), body_too_large);
     routed_by = router.load(std::memory_order_acquire);
@@ -306,6 +306,7 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
     auto& socket = session->socket;
     auto& deadline = session->deadline;
     beast::flat_buffer buffer;
+    RequestStorage parsed;  // each request's method, target, fields and body (kept, not freed)
 
     // The response is written as one buffer built here: status line, headers, body. Beast's
     // serializer walks a chain of buffer views per write, which costs more than the request.
@@ -393,7 +394,7 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         }
         session->awaiting_request = false;
 
-        bhttp::request_parser<bhttp::string_body> parser;
+        RequestParser parser(parsed);
         parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
         parser.body_limit(options.max_body_bytes);
         deadline.expires_after(options.header_timeout);
@@ -402,8 +403,7 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
             co_await refuse(431, "HEADERS_TOO_LARGE", "Request headers are too large");
             break;
         }
-        const auto& fields = parser.get();
-        if (!hec && static_cast<std::size_t>(std::distance(fields.begin(), fields.end())) > options.max_header_count) {
+        if (!hec && parsed.fields.size() > options.max_header_count) {
             co_await refuse(431, "HEADERS_TOO_LARGE", "Request has too many header fields");
             break;
         }
@@ -413,7 +413,7 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
             break;
         }
         if (!too_large && !parser.is_done()) {  // a GET is usually complete with its header
-            if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+            if (beast::iequals(parsed.field("Expect"), "100-continue")) {
                 bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
                 deadline.expires_after(options.read_timeout);
                 auto [cec, cn] = co_await bhttp::async_write(socket, cont, as_tuple);
@@ -429,16 +429,17 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         }
 
         const auto started = std::chrono::steady_clock::now();
-        auto req = parser.release();
-        const std::string_view sent_id = req["X-Request-Id"];
+        const std::string_view sent_id = parsed.field("X-Request-Id");
         std::string request_id = acceptable_request_id(sent_id) ? std::string(sent_id) : generate_request_id();
-        const bool keep_alive = req.keep_alive() && !stopping && !too_large;
-        if (too_large) req.body().clear();
+        // Not parser.keep_alive() first: a body over the limit can stop the parser before the
+        // header is done, and then it has no answer.
+        const bool keep_alive = !too_large && !stopping && parser.keep_alive();
+        const std::string_view method = parsed.view(parsed.method);
         const Router* routed_by = nullptr;
         int route = -1;
-        Response response = handle(req, request_id, too_large, routed_by, route);
+        Response response = handle(parsed, request_id, too_large, routed_by, route);
         DurabilityGate* gate = durability.load(std::memory_order_acquire);
-        if (gate && response.status / 100 == 2 && is_write(req.method_string()) &&
+        if (gate && response.status / 100 == 2 && is_write(method) &&
             !co_await wait_until_durable(*gate, socket.get_executor())) {
             Request r;
             r.request_id = request_id;
@@ -453,16 +454,16 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         const int status = response.status;
         // HTTP/1.0 has no chunks: a streamed body ends when the connection closes.
         const bool streamed = static_cast<bool>(response.stream);
-        const bool stays_open = keep_alive && !(streamed && req.version() == 10);
+        const bool stays_open = keep_alive && !(streamed && parsed.version == 10);
         beast::error_code ec;
         if (streamed)
-            ec = co_await send_streamed(std::move(response), request_id, stays_open, req.version());
+            ec = co_await send_streamed(std::move(response), request_id, stays_open, parsed.version);
         else
-            std::tie(ec, std::ignore) = co_await send(response, request_id, keep_alive, req.version());
+            std::tie(ec, std::ignore) = co_await send(response, request_id, keep_alive, parsed.version);
         const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::steady_clock::now() - started).count();
-        const std::string_view target = req.target();
-        ops::log_access({req.method_string(), target.substr(0, target.find('?')), status, micros, request_id});
+        const std::string_view target = parsed.view(parsed.target);
+        ops::log_access({method, target.substr(0, target.find('?')), status, micros, request_id});
         if (auto* o = observer.load(std::memory_order_acquire))
             o->request_done(*routed_by, route, status, std::chrono::microseconds(micros));
         if (too_large) co_await drain();

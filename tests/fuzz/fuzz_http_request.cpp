@@ -1,6 +1,6 @@
 // libFuzzer target: bytes as a client sends them on one connection, through what the server
-// does with them, in-process: Beast's request parser with the server's default limits,
-// http::view_request (the server's own conversion), and the full router of main
+// does with them, in-process: the server's request parser (http::RequestParser, Beast's
+// grammar) with the server's default limits, http::view_request (the server's own conversion), and the full router of main
 // (register_service_routes) over a real store, key registry, rate limiter and admin API, with
 // credentials fixed in advance (fuzz_service.hpp) so that inputs can authenticate.
 //
@@ -26,7 +26,7 @@
 #include "leadd/http/server.hpp"
 
 #include <boost/asio/buffer.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/json/parse.hpp>
 
@@ -133,7 +133,7 @@ enum class Parsed { Request, Stop };
 // Parses the next request off `rest` the way the server's read loop does, or says to stop
 // (incomplete: the server would wait for more; malformed or headers over the limit: it answers
 // 400/431 itself and closes). `too_large`: the body is over the limit and was not read.
-Parsed parse_next(std::string_view& rest, bhttp::request_parser<bhttp::string_body>& parser, bool& too_large) {
+Parsed parse_next(std::string_view& rest, http::RequestParser& parser, bool& too_large) {
     static const http::ServerOptions defaults;
     parser.header_limit(static_cast<std::uint32_t>(defaults.max_header_bytes));
     parser.body_limit(defaults.max_body_bytes);
@@ -148,9 +148,7 @@ Parsed parse_next(std::string_view& rest, bhttp::request_parser<bhttp::string_bo
         }
         if (ec || used == 0) return Parsed::Stop;  // need_more: the input ends inside the header
     }
-    const auto& fields = parser.get();
-    if (static_cast<std::size_t>(std::distance(fields.begin(), fields.end())) > defaults.max_header_count)
-        return Parsed::Stop;
+    if (parser.storage().fields.size() > defaults.max_header_count) return Parsed::Stop;
     while (!parser.is_done()) {
         if (rest.empty()) return Parsed::Stop;
         const std::size_t used = parser.put(boost::asio::buffer(rest.data(), rest.size()), ec);
@@ -176,19 +174,18 @@ const bool trace = std::getenv("LEADD_FUZZ_TRACE") != nullptr;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     fuzz::Service service;
     std::string_view rest(reinterpret_cast<const char*>(data), size);
+    http::RequestStorage parsed;  // reused from request to request, as on a server connection
     for (int n = 0; n < max_requests_per_input && !rest.empty(); ++n) {
-        bhttp::request_parser<bhttp::string_body> parser;
+        http::RequestParser parser(parsed);
         bool too_large = false;
         if (parse_next(rest, parser, too_large) == Parsed::Stop) break;
 
-        auto beast_request = parser.release();
-        const std::string_view sent_id = beast_request["X-Request-Id"];
+        const std::string_view sent_id = parsed.field("X-Request-Id");
         std::string request_id =
             http::acceptable_request_id(sent_id) ? std::string(sent_id) : "generated-request-id-" + std::to_string(n);
-        const bool keep_alive = beast_request.keep_alive() && !too_large;
-        if (too_large) beast_request.body().clear();
+        const bool keep_alive = !too_large && parser.keep_alive();  // as the server: the header may not be done
 
-        const http::Request request = http::view_request(beast_request, std::move(request_id), too_large);
+        const http::Request request = http::view_request(parsed, std::move(request_id), too_large);
         const http::Response response = service.router.route(request);
         if (trace) std::fprintf(stderr, "%s\n", describe(request, response).substr(0, 300).c_str());
         check_response(request, response);
