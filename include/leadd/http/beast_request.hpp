@@ -8,7 +8,9 @@
 // insertion per field, freed again with every request (~1 600 instructions of a POST's ~42 000
 // under callgrind). Here the method, target, names and values are appended to one string and
 // the body to another, both owned by the connection (RequestStorage) and cleared, not freed,
-// between requests: a keep-alive connection allocates for none of it once warm.
+// between requests, so parsing allocates nothing on a warm keep-alive connection. Net, with
+// the appends it does instead: ~450 instructions less per GET, ~860 per POST
+// (load/instructions_bench.py).
 
 #include "leadd/http/message.hpp"
 
