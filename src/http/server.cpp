@@ -198,7 +198,7 @@ struct Server::Impl {
         if (drain_deadline) drain_deadline->cancel();
     }
     // `routed_by` and `route`: the router that answered and its route's index (or -1).
-    Response handle(const RequestStorage& req, std::string request_id, bool body_too_large,
+    Response handle(const RequestStorage& parsed, std::string request_id, bool body_too_large,
                     const Router*& routed_by, int& route);
 };
 
@@ -289,9 +289,9 @@ awaitable<void> Server::Impl::turn_away(std::shared_ptr<Session> session) {
     socket.close(ignored);
 }
 
-Response Server::Impl::handle(const RequestStorage& req, std::string request_id,
+Response Server::Impl::handle(const RequestStorage& parsed, std::string request_id,
                               bool body_too_large, const Router*& routed_by, int& route) {
-    const Request r = view_request(req, std::move(request_id), body_too_large);
+    const Request r = view_request(parsed, std::move(request_id), body_too_large);
     routed_by = router.load(std::memory_order_acquire);
     try {
         return routed_by->route(r, &route);

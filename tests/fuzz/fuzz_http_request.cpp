@@ -1,8 +1,9 @@
 // libFuzzer target: bytes as a client sends them on one connection, through what the server
 // does with them, in-process: the server's request parser (http::RequestParser, Beast's
-// grammar) with the server's default limits, http::view_request (the server's own conversion), and the full router of main
-// (register_service_routes) over a real store, key registry, rate limiter and admin API, with
-// credentials fixed in advance (fuzz_service.hpp) so that inputs can authenticate.
+// grammar) with the server's default limits, http::view_request (the server's own
+// conversion), and the full router of main (register_service_routes) over a real store, key
+// registry, rate limiter and admin API, with credentials fixed in advance (fuzz_service.hpp) so
+// that inputs can authenticate.
 //
 // An input may hold several pipelined requests; they are answered in order, as the server does,
 // until one is malformed or incomplete, asks to close, or has a body over the limit. Every input

@@ -124,7 +124,8 @@ TEST_CASE("the parser's limits still apply", "[http][parser]") {
 
     RequestParser chunked(storage);
     chunked.body_limit(4);
-    const std::string_view chunks = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n";
+    const std::string_view chunks =
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n";
     std::string_view rest = chunks;
     ec = {};
     while (!ec && !rest.empty()) {

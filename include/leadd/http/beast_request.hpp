@@ -66,12 +66,12 @@ struct RequestStorage {
     }
 };
 
-// One per request (a Beast parser parses one message); the storage outlives it.
+// One per request (a Beast parser parses one message); the storage outlives it, and making the
+// parser empties the storage of the previous request.
 class RequestParser : public boost::beast::http::basic_parser<true> {
 public:
     explicit RequestParser(RequestStorage& storage) : storage_(storage) { storage_.clear(); }
 
-    RequestStorage& storage() { return storage_; }
     const RequestStorage& storage() const { return storage_; }
 
 private:
