@@ -147,7 +147,7 @@ public:
         std::size_t levels_to_count = path.depth;
         Split split;
         if (leaf->count == LeafCapacity && path.depth > 0 &&
-            spill(path.steps[path.depth - 1].first, path.steps[path.depth - 1].second, leaf, pos, entry))
+            spill(path.steps[path.depth - 1].inner, path.steps[path.depth - 1].child, leaf, pos, entry))
             --levels_to_count;
         else
             split = insert_in_leaf(leaf, pos, entry);
@@ -251,8 +251,14 @@ private:
     // The tree only grows a level when the root is full, so at a million entries it is 4 levels
     // deep; the path has room for far more than any reachable depth.
     static constexpr std::size_t max_depth = 48;
+    struct Step {
+        Inner* inner;
+        unsigned child;
+    };
     struct Path {
-        std::array<std::pair<Inner*, unsigned>, max_depth> steps;
+        // Left uninitialized (only [0, depth) is read): an array of std::pair would be zeroed,
+        // 768 bytes, on every insert and erase.
+        std::array<Step, max_depth> steps;
         std::size_t depth = 0;
     };
     struct Split {
@@ -520,8 +526,8 @@ private:
 
     // Inner nodes left without children go, bottom up; `level` is the deepest one touched.
     void remove_empty_inners(const Path& path, std::size_t level) {
-        while (path.steps[level].first->count == 0) {
-            Inner* empty = path.steps[level].first;
+        while (path.steps[level].inner->count == 0) {
+            Inner* empty = path.steps[level].inner;
             delete empty;
             --inners_;
             if (level == 0) {
@@ -529,7 +535,7 @@ private:
                 return;
             }
             --level;
-            remove_child(path.steps[level].first, path.steps[level].second);
+            remove_child(path.steps[level].inner, path.steps[level].child);
         }
     }
 
