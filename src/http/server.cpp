@@ -398,7 +398,9 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
         parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
         parser.body_limit(options.max_body_bytes);
         deadline.expires_after(options.header_timeout);
-        auto [hec, hn] = co_await bhttp::async_read_header(socket, buffer, parser, as_tuple);
+        beast::error_code hec;
+        if (!parse_buffered(parser, buffer, /*whole_message=*/false, hec))
+            std::tie(hec, std::ignore) = co_await bhttp::async_read_header(socket, buffer, parser, as_tuple);
         if (hec == bhttp::error::header_limit) {
             co_await refuse(431, "HEADERS_TOO_LARGE", "Request headers are too large");
             break;
@@ -420,7 +422,9 @@ awaitable<void> Server::Impl::serve(std::shared_ptr<Session> session) {
                 if (cec) break;
             }
             deadline.expires_after(options.read_timeout);
-            auto [bec, bn] = co_await bhttp::async_read(socket, buffer, parser, as_tuple);
+            beast::error_code bec;
+            if (!parse_buffered(parser, buffer, /*whole_message=*/true, bec))
+                std::tie(bec, std::ignore) = co_await bhttp::async_read(socket, buffer, parser, as_tuple);
             too_large = bec == bhttp::error::body_limit;
             if (bec && !too_large) {
                 if (is_malformed_request(bec)) co_await refuse(400, "BAD_REQUEST", "Malformed HTTP request");

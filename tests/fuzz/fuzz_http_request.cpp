@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace bhttp = boost::beast::http;
@@ -131,38 +132,24 @@ void check_response(const http::Request& request, const http::Response& response
 
 enum class Parsed { Request, Stop };
 
-// Parses the next request off `rest` the way the server's read loop does, or says to stop
-// (incomplete: the server would wait for more; malformed or headers over the limit: it answers
-// 400/431 itself and closes). `too_large`: the body is over the limit and was not read.
-Parsed parse_next(std::string_view& rest, http::RequestParser& parser, bool& too_large) {
+// Parses the next request off `buffer` as the server's read loop does (http::parse_buffered, the
+// server's own), or says to stop (incomplete: the server would read more; malformed or headers
+// over the limit: it answers 400/431 itself and closes). `too_large`: the body is over the limit
+// and was not read.
+Parsed parse_next(boost::beast::flat_buffer& buffer, http::RequestParser& parser, bool& too_large) {
     static const http::ServerOptions defaults;
     parser.header_limit(static_cast<std::uint32_t>(defaults.max_header_bytes));
     parser.body_limit(defaults.max_body_bytes);
     too_large = false;
     boost::beast::error_code ec;
-    while (!parser.is_header_done()) {
-        const std::size_t used = parser.put(boost::asio::buffer(rest.data(), rest.size()), ec);
-        rest.remove_prefix(used);
+    for (const bool whole_message : {false, true}) {
+        if (!http::parse_buffered(parser, buffer, whole_message, ec)) return Parsed::Stop;  // the input ends inside
         if (ec == bhttp::error::body_limit) {
             too_large = true;
             return Parsed::Request;
         }
-        if (ec || used == 0) return Parsed::Stop;  // need_more: the input ends inside the header
-    }
-    if (parser.storage().fields.size() > defaults.max_header_count) return Parsed::Stop;
-    while (!parser.is_done()) {
-        if (rest.empty()) return Parsed::Stop;
-        const std::size_t used = parser.put(boost::asio::buffer(rest.data(), rest.size()), ec);
-        rest.remove_prefix(used);
-        if (ec == bhttp::error::body_limit) {
-            too_large = true;
-            return Parsed::Request;
-        }
-        if (ec == bhttp::error::need_more && used > 0) {
-            ec = {};
-            continue;
-        }
-        if (ec || used == 0) return Parsed::Stop;
+        if (ec) return Parsed::Stop;
+        if (!whole_message && parser.storage().fields.size() > defaults.max_header_count) return Parsed::Stop;
     }
     return Parsed::Request;
 }
@@ -174,12 +161,16 @@ const bool trace = std::getenv("LEADD_FUZZ_TRACE") != nullptr;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     fuzz::Service service;
-    std::string_view rest(reinterpret_cast<const char*>(data), size);
+    boost::beast::flat_buffer buffer;  // the input, as if one read had brought all of it
+    if (size > 0) {
+        std::memcpy(buffer.prepare(size).data(), data, size);
+        buffer.commit(size);
+    }
     http::RequestStorage parsed;  // reused from request to request, as on a server connection
-    for (int n = 0; n < max_requests_per_input && !rest.empty(); ++n) {
+    for (int n = 0; n < max_requests_per_input && buffer.size() > 0; ++n) {
         http::RequestParser parser(parsed);
         bool too_large = false;
-        if (parse_next(rest, parser, too_large) == Parsed::Stop) break;
+        if (parse_next(buffer, parser, too_large) == Parsed::Stop) break;
 
         const std::string_view sent_id = parsed.field("X-Request-Id");
         std::string request_id =

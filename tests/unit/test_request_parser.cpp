@@ -1,13 +1,17 @@
 // RequestParser and RequestStorage: what a connection's requests are parsed into, and that one
-// storage reused from request to request carries nothing of a request into the next.
+// storage reused from request to request carries nothing of a request into the next;
+// parse_buffered: the server's reads of what is already buffered, done without Beast's reads.
 
 #include "leadd/http/beast_request.hpp"
 
 #include <boost/asio/buffer.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -141,4 +145,89 @@ TEST_CASE("the parser's limits still apply", "[http][parser]") {
     ec = {};
     headers.put(boost::asio::buffer(long_header.data(), long_header.size()), ec);
     CHECK(ec == bhttp::error::header_limit);
+}
+
+namespace {
+
+void append(boost::beast::flat_buffer& buffer, std::string_view bytes) {
+    const auto room = buffer.prepare(bytes.size());
+    std::memcpy(room.data(), bytes.data(), bytes.size());
+    buffer.commit(bytes.size());
+}
+
+std::string held(const boost::beast::flat_buffer& buffer) { return boost::beast::buffers_to_string(buffer.data()); }
+
+}  // namespace
+
+TEST_CASE("parse_buffered: what a Beast read would do with the bytes already buffered", "[http][parser]") {
+    using leadd::http::parse_buffered;
+    RequestStorage storage;
+    boost::beast::flat_buffer buffer;
+    boost::beast::error_code ec;
+
+    SECTION("pipelined requests: the header, then the body, each stops where its read would") {
+        const std::string next = "GET /second HTTP/1.1\r\n\r\n";
+        append(buffer, "PUT /first HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello" + next);
+        {
+            RequestParser parser(storage);
+            CHECK(parse_buffered(parser, buffer, false, ec));
+            CHECK(!ec);
+            CHECK(parser.is_header_done());
+            CHECK(!parser.is_done());  // as async_read_header: the body is left in the buffer
+            CHECK(held(buffer) == "hello" + next);
+            CHECK(parse_buffered(parser, buffer, true, ec));
+            CHECK(!ec);
+            CHECK(parser.is_done());
+            CHECK(storage.body == "hello");
+            CHECK(held(buffer) == next);  // the next request is not touched
+        }
+        RequestParser parser(storage);
+        CHECK(parse_buffered(parser, buffer, false, ec));
+        CHECK(parse_buffered(parser, buffer, true, ec));  // a GET is done with its header
+        CHECK(!ec);
+        CHECK(view_request(storage, "2", false).path == "/second");
+        CHECK(buffer.size() == 0);
+    }
+
+    SECTION("a header or body not all there yet: false, and the rest parses once it arrives") {
+        RequestParser parser(storage);
+        append(buffer, "POST /c HTTP/1.1\r\nContent-Len");
+        CHECK(!parse_buffered(parser, buffer, false, ec));
+        CHECK(!ec);  // need_more is not an error
+        append(buffer, "gth: 5\r\n\r\nhel");
+        CHECK(parse_buffered(parser, buffer, false, ec));
+        CHECK(!parse_buffered(parser, buffer, true, ec));
+        CHECK(!ec);
+        CHECK(buffer.size() == 0);
+        append(buffer, "lo");
+        CHECK(parse_buffered(parser, buffer, true, ec));
+        CHECK(view_request(storage, "1", false).method == "POST");
+        CHECK(storage.field("Content-Length") == "5");
+        CHECK(storage.body == "hello");
+
+        RequestParser chunked(storage);
+        append(buffer, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab");
+        CHECK(parse_buffered(chunked, buffer, false, ec));
+        CHECK(!parse_buffered(chunked, buffer, true, ec));
+        append(buffer, "c\r\n0\r\n\r\n");
+        CHECK(parse_buffered(chunked, buffer, true, ec));
+        CHECK(!ec);
+        CHECK(storage.body == "abc");
+    }
+
+    SECTION("errors end the read as Beast's would: limits and bad syntax") {
+        RequestParser over(storage);
+        over.body_limit(4);
+        append(buffer, "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+        CHECK(parse_buffered(over, buffer, false, ec));
+        CHECK(ec == bhttp::error::body_limit);
+
+        buffer.clear();
+        ec = {};
+        RequestParser bad(storage);
+        append(buffer, "GET / HTTP/1.1\r\nBad Header\r\n\r\n");
+        CHECK(parse_buffered(bad, buffer, false, ec));
+        CHECK(ec);
+        CHECK(ec != bhttp::error::need_more);
+    }
 }

@@ -14,7 +14,9 @@
 
 #include "leadd/http/message.hpp"
 
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -113,6 +115,32 @@ private:
 
     RequestStorage& storage_;
 };
+
+// What Beast's async_read_header (whole_message false) or async_read (true) would do with the
+// bytes `buffer` already holds, done without them: a Beast read that needs no bytes from the
+// socket still completes through a composed operation and a post to the executor (a queue round
+// trip per read), and most requests arrive whole in one read_some, so a GET would pay it once
+// and a PUT or POST twice. True when that read would have completed (its header or message is
+// done, or `ec` says why not: header_limit, body_limit, bad syntax); false when the parser needs
+// bytes the buffer does not hold yet, and the caller goes on with the Beast read, which then
+// starts by reading from the socket.
+inline bool parse_buffered(RequestParser& parser, boost::beast::flat_buffer& buffer, bool whole_message,
+                           boost::beast::error_code& ec) {
+    parser.eager(whole_message);  // as Beast's reads set it
+    const auto done = [&] { return whole_message ? parser.is_done() : parser.is_header_done(); };
+    while (!done()) {
+        if (buffer.size() == 0) return false;
+        const std::size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec == boost::beast::http::error::need_more) {
+            ec = {};
+            return false;
+        }
+        if (ec) return true;
+        if (used == 0) return false;  // no progress: leave it to Beast's read, as before
+    }
+    return true;
+}
 
 // The handlers' view of a parsed request; its views point into `parsed`, which must outlive it
 // (and not be parsed into again meanwhile).
