@@ -11,6 +11,9 @@
 // between requests, so parsing allocates nothing on a warm keep-alive connection. Net, with
 // the appends it does instead: ~450 instructions less per GET, ~860 per POST
 // (load/instructions_bench.py).
+//
+// parse_buffered feeds that parser what the connection's buffer already holds, as Beast's reads
+// would, without their asynchronous machinery (see its comment).
 
 #include "leadd/http/message.hpp"
 
