@@ -26,7 +26,6 @@
 #include "leadd/http/envelope.hpp"
 #include "leadd/http/server.hpp"
 
-#include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/json/parse.hpp>
