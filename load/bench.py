@@ -441,7 +441,9 @@ def describe_run(res):
         "Columns: latencies from wrk (p99.9 via its Lua done()); errors = socket errors + non-2xx; leadd CPU % and "
         "RSS from /proc/<pid>/stat and status around the run (100 % = one core); other CPU % = CPU time used "
         "by processes other than the server and wrk during the leadd run and during the ceiling run (0 on a quiet "
-        "machine; a row where it is high says little).",
+        "machine; a row where it is high says little). Ceiling p99 ms and CPU %: the means of nginx's two runs; "
+        "where nginx is well under 100 % while wrk is near it, the client, not the server's core, set that "
+        "ceiling, and the ratio flatters leadd.",
     ]
     commits = [f"{r['title']} {r['main']['leadd']['records_per_fsync']:.1f} "
                f"(mean fdatasync {r['main']['leadd']['fsync_mean_ms']:.3f} ms)"
@@ -452,10 +454,14 @@ def describe_run(res):
     return lines
 
 
+def ceiling_runs(point):
+    return [point["ceiling"]] + ([point["ceiling_after"]] if "ceiling_after" in point else [])
+
+
 def ceiling_rps(point):
     """The ceiling's req/s at a point: the mean of its runs before and after leadd's (results
     from before the second run existed have only the first)."""
-    runs = [point["ceiling"]] + ([point["ceiling_after"]] if "ceiling_after" in point else [])
+    runs = ceiling_runs(point)
     return sum(r["rps"] for r in runs) / len(runs)
 
 
@@ -466,17 +472,31 @@ def ceiling_cell(point):
             f"{fmt_int(point['ceiling_after']['rps'])})")
 
 
+def ceiling_load_cell(point):
+    """nginx's and wrk's CPU % during the ceiling runs (means): a ceiling whose nginx is well
+    under 100 % while wrk is near it was set by the client, not by the server's core."""
+    runs = ceiling_runs(point)
+    nginx = sum(r["cpu_pct"] for r in runs) / len(runs)
+    if not all("wrk_cpu_pct" in r for r in runs):
+        return f"{nginx:.0f}"
+    return f"{nginx:.0f} / {sum(r['wrk_cpu_pct'] for r in runs) / len(runs):.0f}"
+
+
 def main_table(res):
     out = ["| scenario | --fsync | req/s | p50 ms | p99 ms | p99.9 ms | errors | leadd CPU % | leadd RSS MiB "
-           "| ceiling req/s (before / after) | leadd ÷ ceiling | other CPU % (leadd / ceiling run) |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "| ceiling req/s (before / after) | leadd ÷ ceiling | ceiling p99 ms | ceiling CPU % (nginx / wrk) "
+           "| other CPU % (leadd / ceiling run) |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in res["rows"]:
         l, c = row["main"]["leadd"], row["main"]["ceiling"]
         ceiling = ceiling_rps(row["main"])
         ratio = l["rps"] / ceiling if ceiling else 0
+        runs = ceiling_runs(row["main"])
+        ceiling_p99 = sum(r["p99_ms"] for r in runs) / len(runs)
         out.append(f"| {row['title']} | {row['fsync']} | {fmt_int(l['rps'])} | {l['p50_ms']:.2f} | {l['p99_ms']:.2f} "
                    f"| {l['p99_9_ms']:.2f} | {l['errors']} | {l['cpu_pct']:.0f} | {l['rss_mib']:.0f} "
-                   f"| {ceiling_cell(row['main'])} | {ratio:.2f} | {l['other_cpu_pct']:.0f} / {c['other_cpu_pct']:.0f} |")
+                   f"| {ceiling_cell(row['main'])} | {ratio:.2f} | {ceiling_p99:.2f} | {ceiling_load_cell(row['main'])} "
+                   f"| {l['other_cpu_pct']:.0f} / {c['other_cpu_pct']:.0f} |")
     return out
 
 
