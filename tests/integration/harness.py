@@ -180,8 +180,13 @@ class Server:
                                  + log[max(0, m.start() - 200):m.start() + 4000])
 
     def close(self):
+        """Stops the server and removes what it left: its own data dir, and its log unless the
+        log holds a sanitizer report (stop() raises and names the file) or LEADD_KEEP_TEST_LOGS
+        is set; every test server used to leave its log in the temp dir, ~60 per `make test`."""
         try:
             self.stop()
+            if not os.environ.get("LEADD_KEEP_TEST_LOGS"):
+                os.remove(self.log_path)
         finally:
             if self.own_data_dir:
                 shutil.rmtree(self.data_dir, ignore_errors=True)
