@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <variant>
 
@@ -122,6 +124,30 @@ TEST_CASE("json_depth: scalar 0, empty container 1, one more per level", "[valid
     CHECK(json_depth(json::parse(R"({"a":1,"b":{"c":{"d":{}}},"e":{}})")) == 4);
     CHECK(json_depth(nested_objects(16)) == 16);
     CHECK(json_depth(object_of_nested_arrays(17)) == 17);
+}
+
+TEST_CASE("serialized_size_bound is never below what serialize writes", "[validation]") {
+    using leadd::api::serialized_size_bound;
+    std::string controls;
+    for (int c = 0; c < 0x20; ++c) controls += static_cast<char>(c);  // \u00XX: 6 bytes each
+    const json::value values[] = {
+        nullptr, true, false, 0, -1, std::numeric_limits<std::int64_t>::min(),
+        std::numeric_limits<std::uint64_t>::max(), 0.1, -std::numeric_limits<double>::max(),
+        std::numeric_limits<double>::denorm_min(), -1.5e-300, "", "plain", json::string(controls),
+        json::string(100, '"'), json::string(100, '\\'), "\xC3\xA9\xE2\x82\xAC",
+        json::object{}, json::array{}, json::array{json::array{}, json::object{}},
+        json::object{{controls, controls}, {"\"", json::array{1, 2.5, nullptr, "x"}}},
+        json::object{{"a", json::object{{"b", json::object{{"c", -0.0}}}}}},
+        json::parse(R"({"notes":"Follow up scheduled for next week","touches":12})"),
+    };
+    for (const auto& v : values) {
+        INFO(json::serialize(v));
+        CHECK(serialized_size_bound(v) >= json::serialize(v).size());
+    }
+    // Past `stop_above` it stops adding: still over the limit, without walking the rest.
+    const json::value big = metadata_of_size(65537);
+    CHECK(serialized_size_bound(big, 100) > 100);
+    CHECK(serialized_size_bound(big) >= 65537);
 }
 
 TEST_CASE("is_valid_email accepts ordinary addresses", "[validation]") {
@@ -491,6 +517,10 @@ TEST_CASE("patch: fields are validated as on create", "[validation][patch]") {
     CHECK(patch_ok(json::object{{"metadata", nested_objects(16)}}).metadata_merge.has_value());
     CHECK(patch_error(json::object{{"metadata", metadata_of_size(65537)}}).field == "metadata");
     CHECK(patch_ok(json::object{{"metadata", metadata_of_size(65536)}}).metadata_merge.has_value());
+    // Escapes count as what they serialize to, as on create.
+    json::object quoted{{"k", std::string(32765, '"')}};
+    REQUIRE(json::serialize(quoted).size() > 65536);
+    CHECK(patch_error(json::object{{"metadata", quoted}}).field == "metadata");
 }
 
 TEST_CASE("patch: nulls inside metadata are kept (they remove keys when merged)", "[validation][patch]") {

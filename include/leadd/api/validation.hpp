@@ -9,6 +9,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -38,5 +39,9 @@ std::variant<store::LeadPatch, FieldError> validate_patch(const boost::json::obj
 bool is_valid_email(std::string_view email);
 std::size_t count_code_points(std::string_view utf8);
 std::size_t json_depth(const boost::json::value& v);  // scalar 0, {} or [] 1, {"a":{}} 2
+// Never less than the bytes boost::json::serialize writes for `v`, without serializing: a size
+// check needs the exact count only when this is over its limit. Stops adding once past
+// `stop_above` (the result then only says "more than that").
+std::size_t serialized_size_bound(const boost::json::value& v, std::size_t stop_above = SIZE_MAX);
 
 }  // namespace leadd::api
