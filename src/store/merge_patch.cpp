@@ -1,8 +1,11 @@
 #include "leadd/store/merge_patch.hpp"
 
+#include "leadd/store/json_text.hpp"
+
 #include <boost/json/serializer.hpp>
 
 #include <array>
+#include <charconv>
 
 namespace leadd::store {
 
@@ -49,12 +52,26 @@ std::size_t skip_value(std::string_view text, std::size_t i) {
     return i;
 }
 
-// Appends what boost::json::serialize would return for `element`, through a buffer on the stack
-// instead of a string of its own.
-template <class Element>
-void append_serialized(std::string& out, const Element& element) {
+// Appends what boost::json::serialize would return for `value`. Strings, integers and booleans
+// (what an update's metadata nearly always holds) are written directly: a serializer per value
+// cost ~300 instructions, ~600 of a PUT's ~32 000. Doubles (whose shortest text is the
+// serializer's to choose) and arrays go through one, with a buffer on the stack.
+void append_serialized(std::string& out, const boost::json::value& value) {
+    switch (value.kind()) {
+    case boost::json::kind::string: append_json_string(out, value.get_string()); return;
+    case boost::json::kind::bool_: out += value.get_bool() ? "true" : "false"; return;
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64: {
+        char digits[24];
+        const auto end = value.is_int64() ? std::to_chars(digits, digits + sizeof digits, value.get_int64()).ptr
+                                          : std::to_chars(digits, digits + sizeof digits, value.get_uint64()).ptr;
+        out.append(digits, end);
+        return;
+    }
+    default: break;
+    }
     boost::json::serializer writer;
-    writer.reset(element);
+    writer.reset(&value);
     char buffer[256];
     do {
         const std::string_view part = writer.read(buffer, sizeof buffer);
@@ -93,7 +110,7 @@ std::optional<std::string> merge_scalars_into_text(std::string_view target_text,
         out.append(target_text.data() + i, value_begin - i);  // "key":
         if (const auto it = patch.find(key); it != patch.end()) {
             named[static_cast<std::size_t>(it - patch.begin())] = true;
-            append_serialized(out, &it->value());
+            append_serialized(out, it->value());
         } else {
             out.append(target_text.data() + value_begin, value_end - value_begin);
         }
@@ -103,9 +120,9 @@ std::optional<std::string> merge_scalars_into_text(std::string_view target_text,
     for (const auto& member : patch) {
         if (named[index++]) continue;
         if (out.size() > 1) out += ',';
-        append_serialized(out, member.key());
+        append_json_string(out, member.key());
         out += ':';
-        append_serialized(out, &member.value());
+        append_serialized(out, member.value());
     }
     if (i >= target_text.size()) return std::nullopt;
     out += '}';

@@ -205,7 +205,8 @@ TEST_CASE("merge into text: a patch of scalars and arrays gives exactly the obje
         R"({"caf\u00e9":1,"e":[],"o":{}})", R"({"big":18446744073709551615,"neg":-9223372036854775808})"};
     const char* const patches[] = {
         R"({})", R"({"a":"c"})", R"({"new":1})", R"({"a":[1,{"x":null}],"touches":4,"notes":"y"})",
-        R"({"s":"\"\\\n","n":0.1,"u":[],"z":1e300})", R"({"o":5,"e":"now a string","k":false})"};
+        R"({"s":"\"\\\n","n":0.1,"u":[],"z":1e300})", R"({"o":5,"e":"now a string","k":false})",
+        R"({"new \"key\"\n\u0001":"x","t":true,"big":18446744073709551615,"neg":-9223372036854775808})"};
     for (const char* target : targets)
         for (const char* patch : patches) require_text_merge_matches(json::serialize(obj(target)), obj(patch));
 }

@@ -15,8 +15,6 @@ const std::string& lead_json_text(const store::Lead& lead);
 // The same text without filling the cache (the cached text when a read already made it).
 std::string render_lead_json(const store::Lead& lead);
 void append_lead_json(std::string& out, const store::Lead& lead);
-// Appends `s` as a JSON string literal (quotes and escapes included).
-void append_json_string(std::string& out, std::string_view s);
 
 // The strong ETag of a lead: its version, quoted ("\"3\"").
 std::string etag_of(const store::Lead& lead);
