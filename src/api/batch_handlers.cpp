@@ -106,15 +106,16 @@ std::variant<bool, FieldError> parse_atomic(std::string_view query) {
     return false;
 }
 
-// The body's one array field ("leads" or "updates"), with 1..max_batch_items items.
-std::variant<const json::array*, FieldError> batch_items(const json::object& body, std::string_view field) {
+// The body's one array field ("leads" or "updates"), with 1..max_batch_items items. Not const:
+// validate_patch moves each update's metadata out of its item.
+std::variant<json::array*, FieldError> batch_items(json::object& body, std::string_view field) {
     for (const auto& kv : body)
         if (kv.key() != field)
             return FieldError{std::string(kv.key()), kv.value(), "Unknown field: the body is {\"" + std::string(field) + "\": [...]}"};
-    const json::value* items = body.if_contains(field);
+    json::value* items = body.if_contains(field);
     if (!items || !items->is_array())
         return FieldError{std::string(field), items ? *items : json::value(nullptr), std::string(field) + " must be an array"};
-    const auto& array = items->get_array();
+    auto& array = items->get_array();
     if (array.empty() || array.size() > LeadHandlers::max_batch_items)
         return FieldError{std::string(field), nullptr,
                           std::string(field) + " must have 1 to " + std::to_string(LeadHandlers::max_batch_items) + " items"};
@@ -125,7 +126,7 @@ std::variant<const json::array*, FieldError> batch_items(const json::object& bod
 struct BatchRequest {
     bool atomic = false;
     json::object body;
-    const json::array* items = nullptr;
+    json::array* items = nullptr;
 };
 std::variant<BatchRequest, http::Response> read_batch(const http::Request& request, std::string_view field,
                                                       json::storage_ptr storage) {
@@ -136,7 +137,7 @@ std::variant<BatchRequest, http::Response> read_batch(const http::Request& reque
     BatchRequest batch{std::get<bool>(atomic), std::move(std::get<json::object>(body)), nullptr};
     auto items = batch_items(batch.body, field);
     if (auto* e = std::get_if<FieldError>(&items)) return validation_error(request, *e);
-    batch.items = std::get<const json::array*>(items);
+    batch.items = std::get<json::array*>(items);
     return batch;
 }
 
@@ -243,7 +244,7 @@ http::Response LeadHandlers::update_batch(const http::Request& request, store::W
     json::monotonic_resource arena;
     auto read = read_batch(request, "updates", &arena);
     if (auto* refused = std::get_if<http::Response>(&read)) return std::move(*refused);
-    const auto& [atomic, body, items] = std::get<BatchRequest>(read);
+    auto& [atomic, body, items] = std::get<BatchRequest>(read);
 
     // Each item: {"id": "lead_...", ...the fields of a PUT body}.
     struct Checked {
@@ -254,7 +255,7 @@ http::Response LeadHandlers::update_batch(const http::Request& request, store::W
     };
     std::vector<Checked> checked(items->size());
     for (std::size_t i = 0; i < items->size(); ++i) {
-        const auto& item = (*items)[i];
+        auto& item = (*items)[i];
         Checked& c = checked[i];
         if (!item.is_object()) {
             c.invalid = not_an_object("updates", i, item);

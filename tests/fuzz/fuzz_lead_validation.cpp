@@ -129,7 +129,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(refused->status == 400, refused->body);
         return 0;
     }
-    const auto& body = std::get<json::object>(parsed);
+    auto& body = std::get<json::object>(parsed);  // the update below moves its metadata out (last use)
 
     store::LeadStore store(store_options());
     const auto existing = store.create(workspace, existing_lead());

@@ -3,6 +3,7 @@
 #include "leadd/api/validation.hpp"
 #include "leadd/store/ids.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -53,8 +54,10 @@ FieldError create_error(const json::object& body) {
     return std::get<FieldError>(r);
 }
 
+// On a copy: an accepted patch takes the body's metadata.
 LeadPatch patch_ok(const json::object& body) {
-    auto r = validate_patch(body, path_id, ws);
+    json::object taken = body;
+    auto r = validate_patch(taken, path_id, ws);
     if (auto* e = std::get_if<FieldError>(&r))
         FAIL("unexpected error: field=" << e->field << " message=" << e->message
                                         << " body=" << json::serialize(body));
@@ -62,7 +65,8 @@ LeadPatch patch_ok(const json::object& body) {
 }
 
 FieldError patch_error(const json::object& body) {
-    auto r = validate_patch(body, path_id, ws);
+    json::object taken = body;
+    auto r = validate_patch(taken, path_id, ws);
     if (!std::holds_alternative<FieldError>(r)) FAIL("accepted: " << json::serialize(body));
     return std::get<FieldError>(r);
 }
@@ -521,6 +525,22 @@ TEST_CASE("patch: fields are validated as on create", "[validation][patch]") {
     json::object quoted{{"k", std::string(32765, '"')}};
     REQUIRE(json::serialize(quoted).size() > 65536);
     CHECK(patch_error(json::object{{"metadata", quoted}}).field == "metadata");
+}
+
+TEST_CASE("patch: the metadata is moved out of the body, not copied, and only when accepted", "[validation][patch]") {
+    json::monotonic_resource arena;
+    json::object body = json::parse(R"({"status":"lost","metadata":{"notes":"n","touches":3}})", &arena).as_object();
+    const auto r = validate_patch(body, path_id, ws);
+    REQUIRE(std::holds_alternative<LeadPatch>(r));
+    const auto& merge = std::get<LeadPatch>(r).metadata_merge;
+    REQUIRE(merge);
+    CHECK(json::value(*merge) == json::parse(R"({"notes":"n","touches":3})"));
+    CHECK(merge->storage() == body.storage());  // the body's arena: nothing was copied out of it
+    CHECK(body.at("metadata").as_object().empty());
+    // Refused: the body keeps it.
+    json::object refused = obj(R"({"status":"nope","metadata":{"k":1}})");
+    CHECK(std::holds_alternative<FieldError>(validate_patch(refused, path_id, ws)));
+    CHECK(refused.at("metadata") == json::parse(R"({"k":1})"));
 }
 
 TEST_CASE("patch: nulls inside metadata are kept (they remove keys when merged)", "[validation][patch]") {

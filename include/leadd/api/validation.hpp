@@ -31,7 +31,10 @@ std::variant<store::NewLead, FieldError> validate_create(const boost::json::obje
 
 // `path_id` is the lead id of the URL and `workspace` the caller's: a body may echo id and
 // workspaceId only with those values (createdAt is checked by the store against the lead).
-std::variant<store::LeadPatch, FieldError> validate_patch(const boost::json::object& body,
+// An accepted metadata merge patch is moved out of `body` into the LeadPatch, not copied (a
+// copy was ~660 of a PUT's ~31 000 instructions): it keeps the body's storage, which must outlive
+// the patch, and the body's "metadata" member is left an empty object.
+std::variant<store::LeadPatch, FieldError> validate_patch(boost::json::object& body,
                                                           std::string_view path_id,
                                                           store::WorkspaceId workspace);
 
