@@ -11,6 +11,8 @@
 
 #include <cstdint>
 #include <limits>
+#include <random>
+#include <regex>
 #include <string>
 #include <variant>
 
@@ -207,6 +209,47 @@ TEST_CASE("is_valid_email rejects malformed addresses", "[validation]") {
     for (const auto& e : bad) {
         INFO(e);
         CHECK_FALSE(is_valid_email(e));
+    }
+}
+
+// The rules of is_valid_email written as regular expressions, an oracle that shares no code with
+// it: dot-atom local part of 1..64 bytes; labels of 1..63 letters, digits and '-' not at either
+// end; two labels or more, the last of two letters or more; 254 bytes in all.
+bool email_by_regex(const std::string& s) {
+    static const std::regex local(R"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)");
+    static const std::regex domain(R"(([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,})");
+    const auto at = s.rfind('@');
+    if (at == std::string::npos || s.size() > 254) return false;
+    const std::string l = s.substr(0, at), d = s.substr(at + 1);
+    if (l.size() > 64 || d.size() > 253 || !std::regex_match(l, local) || !std::regex_match(d, domain)) return false;
+    for (std::size_t start = 0, dot; start <= d.size(); start = dot + 1) {
+        dot = std::min(d.find('.', start), d.size());
+        if (dot - start > 63) return false;
+    }
+    return true;
+}
+
+TEST_CASE("is_valid_email agrees with the rules as regular expressions on random strings", "[validation]") {
+    using leadd::api::is_valid_email;
+    // Bytes that matter to some rule, so short random strings hit every branch.
+    const std::string alphabet = "aZ09.@-_+' \"\xC3[";
+    std::mt19937 rng(20261128);
+    int accepted = 0;
+    for (int round = 0; round < 200000; ++round) {
+        std::string s;
+        for (std::size_t n = rng() % 14; n-- > 0;) s += alphabet[rng() % alphabet.size()];
+        if (rng() % 4 == 0) s += (rng() % 2 ? "@example.com" : ".co");
+        INFO(s);
+        const bool expected = email_by_regex(s);
+        accepted += expected;
+        REQUIRE(is_valid_email(s) == expected);
+    }
+    CHECK(accepted > 1000);  // the strings reach the accepting branches too, not only refusals
+    for (const std::string& s : {repeat("a", 63) + "." + repeat("b", 63) + ".com", "a@" + repeat("b", 63) + ".com",
+                                 "a@" + repeat("b", 64) + ".com", repeat("c", 64) + "@d.ef", repeat("c", 65) + "@d.ef",
+                                 "a@" + repeat("b.", 125) + "cd", "a@" + repeat("b.", 126) + "cd"}) {
+        INFO(s);
+        CHECK(is_valid_email(s) == email_by_regex(s));
     }
 }
 
