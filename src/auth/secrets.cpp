@@ -1,10 +1,10 @@
 #include "leadd/auth/secrets.hpp"
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <cstring>
 #include <stdexcept>
 
 namespace leadd::auth {
@@ -61,8 +61,23 @@ Digest sha256(std::string_view data) {
     return d;
 }
 
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;  // lengths are not secret
+    std::uint64_t differ = 0;
+    std::size_t i = 0;
+    for (; i + 8 <= a.size(); i += 8) {
+        std::uint64_t x, y;
+        std::memcpy(&x, a.data() + i, 8);
+        std::memcpy(&y, b.data() + i, 8);
+        differ |= x ^ y;
+    }
+    for (; i < a.size(); ++i) differ |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return differ == 0;
+}
+
 bool constant_time_equal(const Digest& a, const Digest& b) {
-    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+    return constant_time_equal(std::string_view(reinterpret_cast<const char*>(a.data()), a.size()),
+                               std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
 }
 
 }  // namespace leadd::auth

@@ -99,6 +99,21 @@ TEST_CASE("sha256 hashes the whole view, embedded NULs included", "[secrets]") {
     CHECK(sha256(std::string_view("abcdef").substr(0, 3)) == sha256("abc"));
 }
 
+TEST_CASE("constant_time_equal on views compares every byte, in words and in the tail", "[secrets]") {
+    const std::string a = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJK";  // 47 bytes: 5 words + 7
+    CHECK(constant_time_equal(a, std::string(a)));
+    CHECK(constant_time_equal(std::string_view(), std::string_view()));
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        INFO("byte " << i);
+        std::string b = a;
+        b[i] = static_cast<char>(b[i] ^ 0x80);
+        CHECK_FALSE(constant_time_equal(a, b));
+        CHECK_FALSE(constant_time_equal(b, a));
+    }
+    CHECK_FALSE(constant_time_equal(a, a.substr(0, 46)));
+    CHECK_FALSE(constant_time_equal("abc", "abcd"));
+}
+
 TEST_CASE("constant_time_equal compares all 32 bytes", "[secrets]") {
     const Digest a = sha256("key one");
     Digest b = a;
