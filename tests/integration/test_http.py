@@ -53,8 +53,14 @@ class ConnectionClosedMidResponse(AssertionError):
 class RawClient:
     """One TCP connection; parses responses from the byte stream (Content-Length or chunked)."""
 
-    def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=10.0, receive_buffer=None):
+        if receive_buffer is None:
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        else:  # set before connecting, so the window the server sees stays that small
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            self.sock.settimeout(timeout)
+            self.sock.connect(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.eof = False
@@ -196,6 +202,24 @@ def lead_body(email, name="Raw Client", **extra):
 
 def unique_email(tag="raw"):
     return f"{tag}.{time.time_ns()}.{random.randrange(10**6)}@example.com"
+
+
+# One page of the list of a workspace holding BIG_PAGE_LEADS leads of ~60 KB each: ~6 MB, more
+# than a socket takes at once (the kernel's send buffer grows to 4 MB at most), so the server
+# writes part of it at once and the rest as the client reads.
+BIG_PAGE_LEADS = 100
+BIG_PAGE_BLOB = 60_000
+
+
+def big_page_workspace(server, name):
+    """A new workspace with BIG_PAGE_LEADS big leads; returns (api key, list target, ids)."""
+    _, key = server.new_workspace(name)
+    ids = set()
+    for i in range(BIG_PAGE_LEADS):
+        r = server.create_lead(key, metadata={"blob": chr(ord("a") + i % 26) * BIG_PAGE_BLOB, "i": i})
+        assert r.status == 201, r
+        ids.add(r.json()["data"]["id"])
+    return key, f"/api/v1/leads?limit={BIG_PAGE_LEADS}", ids
 
 
 # --------------------------------------------------------------------------- shared checks
@@ -356,6 +380,28 @@ class HttpBasicsTest(ServerTest, HttpChecks):
                 self.assertEqual(r.status, 200, r)
                 ids.append(r.headers.get("x-request-id"))
         self.assertEqual(ids, [f"many-{i}" for i in range(n)])
+
+    def test_answer_larger_than_the_socket_takes_reaches_a_slow_reader_whole(self):
+        key, target, ids = big_page_workspace(self.server, "big-answer")
+        with RawClient(self.server.port, receive_buffer=16384) as c:
+            c.send(build_request("GET", target, self.api_headers(key)))
+            time.sleep(0.3)  # not reading: the server's socket fills up and its write waits
+            chunks = 0
+            deadline = time.monotonic() + 20
+            while b"\r\n\r\n" not in c.buf or len(c.buf) < BIG_PAGE_LEADS * BIG_PAGE_BLOB:
+                self.assertTrue(c._fill(deadline), f"closed after {len(c.buf)} bytes")
+                chunks += 1
+                if chunks % 8 == 0:
+                    time.sleep(0.002)  # a slow reader
+            r = c.read_response()
+            self.assertEqual(r.status, 200, r)
+            items = r.json()["data"]["leads"]
+            self.assertEqual({lead["id"] for lead in items}, ids)
+            for lead in items:
+                self.assertEqual(lead["metadata"]["blob"], chr(ord("a") + lead["metadata"]["i"] % 26) * BIG_PAGE_BLOB)
+            # The connection goes on once the rest is written.
+            c.send(build_request("GET", "/healthz"))
+            self.assertEqual(c.read_response().status, 200)
 
     def test_request_split_into_tiny_segments(self):
         email = unique_email("split")
@@ -771,6 +817,19 @@ class TimeoutTest(ServerTest, HttpChecks):
                     break
             self.assertIsNotNone(closed_at, f"{what}: a client trickling one byte every 100 ms "
                                  f"was not cut off within {self.CUT_WITHIN} s")
+
+    def test_client_not_reading_a_large_answer_cut_off_at_write_deadline(self):
+        key, target, _ = big_page_workspace(self.server, "unread-answer")
+        with RawClient(self.server.port, receive_buffer=16384) as c:
+            c.send(build_request("GET", target, self.api_headers(key)))
+            t0 = time.monotonic()
+            r = self.server.request("GET", "/healthz", auth=None)
+            self.assertEqual(r.status, 200, "another client waited behind the unread answer")
+            time.sleep(max(0.0, 2.0 - (time.monotonic() - t0)))  # the write timeout is 0.5 s
+            # Cut off: what the kernel had buffered arrives, then the end, short of the body.
+            with self.assertRaises(ConnectionClosedMidResponse):
+                c.read_response(timeout=self.CUT_WITHIN)
+        self.assertHealthy()
 
     def test_trickled_headers_cut_off_at_header_deadline(self):
         self._trickle(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Trickle: ", b"a",
