@@ -71,6 +71,18 @@ TEST_CASE("format_iso8601 pads every field", "[clock]") {
     CHECK(format_iso8601(*t).size() == 24);
 }
 
+TEST_CASE("append_iso8601 appends after what the string holds", "[clock]") {
+    const auto t = parse_iso8601("2999-12-31T23:59:59.999Z");
+    REQUIRE(t.has_value());
+    std::string out = "\"updatedAt\":\"";
+    leadd::store::append_iso8601(out, *t);
+    out += '"';
+    CHECK(out == "\"updatedAt\":\"2999-12-31T23:59:59.999Z\"");
+    std::string after_year_zero;
+    leadd::store::append_iso8601(after_year_zero, *parse_iso8601("0000-01-01T00:00:00.000Z") + 1);
+    CHECK(after_year_zero == "0000-01-01T00:00:00.001Z");
+}
+
 TEST_CASE("format and parse round-trip over many random instants", "[clock]") {
     std::mt19937_64 rng(20240229);
     // Years 0001 .. 9999, where the form is always 24 characters.
