@@ -303,6 +303,9 @@ def measure(server, script, connections, seconds, args, env, run_id):
     if not server.alive():
         raise RuntimeError(f"{server.name} died during {script}")
     server_s = (ticks1 - ticks0) / CLK_TCK
+    # Per request, from CPU seconds and the request count, not from the two rates: `wall`
+    # includes wrk's start, which reading 1 000 000 ids makes last over a second.
+    r.update(cpu_us_per_request=1e6 * server_s / r["requests"] if r["requests"] else 0.0)
     r.update(cpu_pct=100.0 * server_s / wall, wrk_cpu_pct=100.0 * (wrk1 - wrk0) / wall,
              other_cpu_pct=max(0.0, 100.0 * ((busy1 - busy0) - server_s - (wrk1 - wrk0)) / wall),
              rss_mib_before=rss0 / 1024, rss_mib=rss1 / 1024, connections=connections)
@@ -591,9 +594,12 @@ def compare(a_path, b_path):
     old = {key(r): r for r in a["rows"]}
     print(f"A = {a_path} ({a['started'][:16]}, {a['machine']['commit']})\n"
           f"B = {b_path} ({b['started'][:16]}, {b['machine']['commit']})\n")
+    # leadd's CPU per request is the server's own cost: where wrk (near 100 %) or the ceiling
+    # limits req/s, it still says whether leadd got cheaper or dearer (e.g. at 1 000 000 seeded
+    # leads, where wrk's random pick from a million ids slows the client too).
     print("| scenario | --fsync | req/s A | req/s B | Δ | p99 ms A | p99 ms B | ÷ ceiling A | ÷ ceiling B "
-          "| other CPU % A | other CPU % B |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| leadd CPU µs/request A | B | Δ | wrk CPU % A | B | other CPU % A | other CPU % B |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in b["rows"]:
         o = old.get(key(r))
         if not o:
@@ -601,8 +607,12 @@ def compare(a_path, b_path):
         la, lb = o["main"]["leadd"], r["main"]["leadd"]
         ra = la["rps"] / ceiling_rps(o["main"])
         rb = lb["rps"] / ceiling_rps(r["main"])
+        # Older results have no cpu_us_per_request: % of a core / (req/s), slightly low.
+        ca, cb = (x.get("cpu_us_per_request", 1e4 * x["cpu_pct"] / x["rps"]) for x in (la, lb))
         print(f"| {r['title']} | {r['fsync']} | {fmt_int(la['rps'])} | {fmt_int(lb['rps'])} "
               f"| {100 * (lb['rps'] / la['rps'] - 1):+.1f}% | {la['p99_ms']:.2f} | {lb['p99_ms']:.2f} | {ra:.2f} | {rb:.2f} "
+              f"| {ca:.1f} | {cb:.1f} | {100 * (cb / ca - 1):+.1f}% "
+              f"| {la.get('wrk_cpu_pct', 0):.0f} | {lb.get('wrk_cpu_pct', 0):.0f} "
               f"| {la.get('other_cpu_pct', 0):.0f} | {lb.get('other_cpu_pct', 0):.0f} |")
     for m in b.get("micro", []):
         om = next((x for x in a.get("micro", []) if x["name"] == m["name"]), None)
