@@ -269,21 +269,37 @@ private:
 
     // Which child of `inner` holds the entries a probe looks for: the first child whose upper
     // separator is greater than the probe (equal entries sit right of an equal separator).
+    // A node's keys (an inner node's separators, a leaf's entries) are 1-4 KiB, and a binary
+    // search among them touches five or six cache lines, each address known only once the line
+    // before it has arrived. In a tree too large for the cache (a listing order of 1 000 000
+    // leads) that is a chain of misses per level; asking for all of the node's lines first
+    // overlaps them. PUT at 1 000 000 seeded leads (one core, wrk -c64, four runs of each
+    // build alternating): 40 055-41 446 -> 45 979-48 301 req/s. At 10 000 leads, where the trees
+    // mostly stay cached, it costs ~1 700 instructions a PUT (instructions_bench.py, +5.9 %) and
+    // still comes out ahead: 10.3-10.8 -> 10.2-10.6 us of CPU per request.
+    static void prefetch_range(const void* from, const void* to) {
+        for (const char* p = static_cast<const char*>(from); p < static_cast<const char*>(to); p += 64)
+            __builtin_prefetch(p);
+    }
+
     template <class Probe>
     static unsigned child_for(const Inner* inner, const Probe& probe) {
         const Bound* first = inner->separators.data();
         const Bound* last = first + (inner->count - 1);
+        prefetch_range(first, last);
         return static_cast<unsigned>(
             std::upper_bound(first, last, probe, [](const Probe& p, const Bound& b) { return Traits::less(p, b); }) -
             first);
     }
     template <class Probe>
     static const Entry* lower_in_leaf(const Leaf* leaf, const Probe& probe) {
+        prefetch_range(leaf->entries.data(), leaf->entries.data() + leaf->count);
         return std::lower_bound(leaf->entries.data(), leaf->entries.data() + leaf->count, probe,
                                 [](const Entry& e, const Probe& p) { return Traits::less(e, p); });
     }
     template <class Probe>
     static const Entry* upper_in_leaf(const Leaf* leaf, const Probe& probe) {
+        prefetch_range(leaf->entries.data(), leaf->entries.data() + leaf->count);
         return std::upper_bound(leaf->entries.data(), leaf->entries.data() + leaf->count, probe,
                                 [](const Probe& p, const Entry& e) { return Traits::less(p, e); });
     }
