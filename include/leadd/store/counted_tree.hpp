@@ -267,8 +267,6 @@ private:
         std::size_t left_size = 0, right_size = 0;
     };
 
-    // Which child of `inner` holds the entries a probe looks for: the first child whose upper
-    // separator is greater than the probe (equal entries sit right of an equal separator).
     // A node's keys (an inner node's separators, a leaf's entries) are 1-4 KiB, and a binary
     // search among them touches five or six cache lines, each address known only once the line
     // before it has arrived. In a tree too large for the cache (a listing order of 1 000 000
@@ -276,12 +274,14 @@ private:
     // overlaps them. PUT at 1 000 000 seeded leads (one core, wrk -c64, four runs of each
     // build alternating): 40 055-41 446 -> 45 979-48 301 req/s. At 10 000 leads, where the trees
     // mostly stay cached, it costs ~1 700 instructions a PUT (instructions_bench.py, +5.9 %) and
-    // still comes out ahead: 10.3-10.8 -> 10.2-10.6 us of CPU per request.
+    // is not slower for it: 10.3-10.8 -> 10.2-10.6 us of CPU per request.
     static void prefetch_range(const void* from, const void* to) {
         for (const char* p = static_cast<const char*>(from); p < static_cast<const char*>(to); p += 64)
             __builtin_prefetch(p);
     }
 
+    // Which child of `inner` holds the entries a probe looks for: the first child whose upper
+    // separator is greater than the probe (equal entries sit right of an equal separator).
     template <class Probe>
     static unsigned child_for(const Inner* inner, const Probe& probe) {
         const Bound* first = inner->separators.data();
