@@ -303,10 +303,10 @@ def measure(server, script, connections, seconds, args, env, run_id):
     if not server.alive():
         raise RuntimeError(f"{server.name} died during {script}")
     server_s = (ticks1 - ticks0) / CLK_TCK
-    # Per request, from CPU seconds and the request count, not from the two rates: `wall`
+    # cpu_us_per_request: from CPU seconds and the request count, not from the two rates: `wall`
     # includes wrk's start, which reading 1 000 000 ids makes last over a second.
-    r.update(cpu_us_per_request=1e6 * server_s / r["requests"] if r["requests"] else 0.0)
-    r.update(cpu_pct=100.0 * server_s / wall, wrk_cpu_pct=100.0 * (wrk1 - wrk0) / wall,
+    r.update(cpu_us_per_request=1e6 * server_s / r["requests"] if r["requests"] else 0.0,
+             cpu_pct=100.0 * server_s / wall, wrk_cpu_pct=100.0 * (wrk1 - wrk0) / wall,
              other_cpu_pct=max(0.0, 100.0 * ((busy1 - busy0) - server_s - (wrk1 - wrk0)) / wall),
              rss_mib_before=rss0 / 1024, rss_mib=rss1 / 1024, connections=connections)
     if log0 is not None:

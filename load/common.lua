@@ -34,33 +34,30 @@ function M.init_thread(tid)
     M.created = 0
 end
 
--- The ids are kept as one string of equal-width ids, not as a table of strings: LuaJIT's
--- collector marks a table's slots in one step, and a million of them pointing at a million
--- strings stalled wrk for ~80 ms each collection cycle (at 1 000 000 seeded leads, wrk's p99
--- for PUT was 20-40 ms while leadd's own request durations stayed under 2.5 ms). Ids of
--- unequal widths (none that leadd makes) stay a table.
+-- The ids are kept as one string of equal-width ids (leadd's ids all have one width), not as
+-- a table of strings: LuaJIT's collector marks a table's slots in one step, and a million of
+-- them pointing at a million strings stalled wrk for ~80 ms each collection cycle (at
+-- 1 000 000 seeded leads, wrk's p99 for PUT was 20-40 ms while leadd's own request durations
+-- stayed under 2.5 ms).
 function M.read_ids()
     local path = os.getenv("LEADD_IDS")
     assert(path and path ~= "", "set LEADD_IDS to a file of lead ids")
-    local list, width = {}, nil
+    local list = {}
     for line in io.lines(path) do
         if line ~= "" then
             list[#list + 1] = line
-            if width == nil then width = #line elseif width ~= #line then width = false end
+            assert(#line == #list[1], path .. ": ids of unequal widths (" .. list[1] .. ", " .. line .. ")")
         end
     end
     assert(#list > 0, "no ids in " .. path)
-    if not width then return {list = list, count = #list} end
-    local ids = {packed = table.concat(list), width = width, count = #list}
+    local ids = {packed = table.concat(list), width = #list[1], count = #list}
     list = nil
     collectgarbage("collect")  -- the million strings go now, not in the middle of a run
     return ids
 end
 
 function M.random_id(ids)
-    local i = math.random(1, ids.count)
-    if ids.list then return ids.list[i] end
-    local from = (i - 1) * ids.width + 1
+    local from = (math.random(1, ids.count) - 1) * ids.width + 1
     return ids.packed:sub(from, from + ids.width - 1)
 end
 
