@@ -16,9 +16,9 @@
 
 #include "fuzz_check.hpp"
 
+#include "leadd/store/json_parse.hpp"
 #include "leadd/store/merge_patch.hpp"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -73,7 +73,11 @@ bool sets_everything(const json::object& patch, const json::object& result) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     boost::system::error_code ec;
-    const json::value input = json::parse(std::string_view(reinterpret_cast<const char*>(data), size), ec);
+    // Read as the server reads a body (store::parse_json): Boost's own parser makes NaN of
+    // 0E3192 (0 times an overflowed 10^3192), a value no request can carry and one that is
+    // unequal to itself, which broke the comparison with the RFC's result below.
+    const json::value input =
+        leadd::store::parse_json(std::string_view(reinterpret_cast<const char*>(data), size), ec);
     if (ec) return 0;
     json::object target, patch;
     if (input.is_array() && input.get_array().size() == 2 && input.get_array()[0].is_object() &&
