@@ -101,7 +101,10 @@ std::error_code Persistence::snapshot() {
         bytes = writer.bytes();
     }).join();
     if (ec) {
-        ++stats_.failures;
+        {
+            std::lock_guard stats(stats_mu_);
+            ++stats_.failures;
+        }
         ops::log(spdlog::level::err, "snapshot at seq " + std::to_string(covered) + " failed: " + ec.message());
         return ec;
     }
@@ -109,18 +112,22 @@ std::error_code Persistence::snapshot() {
     bytes_at_last_snapshot_ = bytes_mark;
     log_->drop_segments_covered_by(covered);
     wal::drop_snapshots_before(*options_.log.fs, options_.log.dir, covered);
-    ++stats_.written;
-    stats_.last_bytes = bytes;
-    stats_.last_micros = static_cast<std::uint64_t>(
+    const auto micros = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+    {
+        std::lock_guard stats(stats_mu_);
+        ++stats_.written;
+        stats_.last_bytes = bytes;
+        stats_.last_micros = micros;
+    }
     ops::log(spdlog::level::info, "snapshot at seq " + std::to_string(covered) + ": " + std::to_string(cut.leads.size()) +
-                                 " leads, " + std::to_string(bytes) + " bytes in " +
-                                 std::to_string(stats_.last_micros / 1000) + " ms");
+                                 " leads, " + std::to_string(bytes) + " bytes in " + std::to_string(micros / 1000) +
+                                 " ms");
     return {};
 }
 
 SnapshotStats Persistence::snapshot_stats() const {
-    std::lock_guard lock(snapshot_mu_);
+    std::lock_guard lock(stats_mu_);
     return stats_;
 }
 

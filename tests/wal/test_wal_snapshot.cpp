@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -446,4 +447,48 @@ TEST_CASE("covered segments and older snapshots are deleted; nothing new, nothin
     CHECK(snapshot_of_dir() == after_restart);
     q->close();
     CHECK(snapshot_of_dir() == after_restart);
+}
+
+TEST_CASE("the snapshot stats can be read while a snapshot is being written", "[wal][snapshot]") {
+    // /metrics reads them on a request thread: waiting there for the snapshot to finish stalls
+    // every connection of that thread for as long as writing a snapshot takes.
+    TempDir dir;
+    auto faulty = std::make_shared<FaultyFileSystem>();
+    store::LeadStore live(store_options());
+    auth::KeyRegistry live_keys;
+    Keys keys;
+    auto p = must_open(options_for(dir.path(), faulty), live, live_keys);
+    const auto workspaces = make_workspaces(live_keys, keys);
+    store::NewLead lead;
+    lead.name = "Held";
+    lead.email = "held@example.com";
+    REQUIRE(live.create(workspaces.front(), std::move(lead)).ok());
+
+    // The snapshot is held just before its temporary file takes its final name (the log's own
+    // renames, of its prepared segment, pass).
+    std::promise<void> entered, release;
+    std::shared_future<void> released = release.get_future().share();
+    std::atomic<bool> held{false};
+    faulty->before(FaultyFileSystem::Op::Rename, [&] {
+        bool snapshot_pending = false;
+        for (const auto& entry : fs::directory_iterator(dir.path()))
+            snapshot_pending |= entry.path().extension() == ".tmp";
+        if (!snapshot_pending || held.exchange(true)) return;
+        entered.set_value();
+        released.wait();
+    });
+    std::error_code snapshot_result;
+    std::thread snapshotting([&] { snapshot_result = p->snapshot(); });
+    entered.get_future().wait();
+
+    // A hang guard, not a timing: the read needs no more than a free mutex.
+    auto read = std::async(std::launch::async, [&] { return p->snapshot_stats(); });
+    const bool read_while_held = read.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+    release.set_value();
+    snapshotting.join();
+    REQUIRE(read_while_held);
+    CHECK(read.get().written == 0);  // read while the snapshot was not yet written
+    CHECK_FALSE(snapshot_result);
+    CHECK(p->snapshot_stats().written == 1);
+    p->close();
 }

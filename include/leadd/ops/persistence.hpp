@@ -62,9 +62,13 @@ private:
     std::unique_ptr<wal::Log> log_;
     wal::RecoveryReport recovery_;
 
-    mutable std::mutex snapshot_mu_;  // one snapshot at a time; guards the members below
+    mutable std::mutex snapshot_mu_;  // one snapshot at a time; guards the two members below
     wal::Seq last_snapshot_seq_ = 0;
     std::uint64_t bytes_at_last_snapshot_ = 0;
+    // Not under snapshot_mu_: /metrics reads the stats on a request thread, and a snapshot holds
+    // snapshot_mu_ for as long as writing it takes (seconds at a million leads), which stalled
+    // every connection of that thread.
+    mutable std::mutex stats_mu_;
     SnapshotStats stats_;
 
     std::mutex stop_mu_;  // guards stop_
