@@ -219,6 +219,19 @@ void BM_StoreCreateBatch(benchmark::State& state) {
 }
 BENCHMARK(BM_StoreCreateBatch)->Iterations(500)->Unit(benchmark::kMicrosecond);
 
+// A snapshot's cut (LeadStore::cut): every shard's leads copied out, each shard under its lock
+// while its copy lasts, so a writer of that shard (and the request thread it runs on) waits up to
+// one shard's copy: this time / the shard count (64).
+void BM_SnapshotCut(benchmark::State& state) {
+    auto& filled = filled_store(static_cast<std::size_t>(state.range(0)));
+    for (auto _ : state) {
+        auto cut = filled.store->cut([] {});
+        benchmark::DoNotOptimize(cut.leads.data());
+    }
+    state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_SnapshotCut)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+
 // A snapshot's ordering of the cut (LeadStore::order_for_restore), the step between taking the
 // cut and writing it: leads arrive in hash order and leave oldest first per workspace.
 void BM_SnapshotOrder(benchmark::State& state) {
@@ -226,7 +239,7 @@ void BM_SnapshotOrder(benchmark::State& state) {
     const auto cut = filled.store->cut([] {});
     for (auto _ : state) {
         state.PauseTiming();
-        std::vector<store::LeadPtr> leads = cut.leads;
+        std::vector<const store::Lead*> leads = cut.leads;
         state.ResumeTiming();
         store::LeadStore::order_for_restore(leads);
         benchmark::DoNotOptimize(leads.data());

@@ -34,7 +34,7 @@ void encode_lead(const Lead& lead, wal::PayloadWriter& w) {
     w.str(lead.metadata.text());
 }
 
-void encode_each(const std::vector<std::shared_ptr<const Lead>>& leads,
+void encode_each(const std::vector<const Lead*>& leads,
                  const std::function<void(std::string_view payload)>& take) {
     // The leads lie all over the heap, and each is a few cache misses: the lead's own lines, then
     // (once its pointers are in) its name, email and metadata. Asking for those some leads ahead
@@ -44,7 +44,7 @@ void encode_each(const std::vector<std::shared_ptr<const Lead>>& leads,
     wal::PayloadWriter payload;
     for (std::size_t i = 0; i < leads.size(); ++i) {
         if (i + lead_ahead < leads.size()) {
-            const char* lead = reinterpret_cast<const char*>(leads[i + lead_ahead].get());
+            const char* lead = reinterpret_cast<const char*>(leads[i + lead_ahead]);
             for (std::size_t line = 0; line < sizeof(Lead); line += 64) __builtin_prefetch(lead + line);
         }
         if (i + strings_ahead < leads.size()) {

@@ -625,8 +625,7 @@ bool LeadStore::restore_header(std::string_view payload) {
 }
 
 LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut) const {
-    std::lock_guard one_at_a_time(cut_mu_);
-    Cut cut;
+    Cut cut(*this, std::unique_lock(cut_mu_));
     std::size_t total = 0;
     {
         // The instant of the cut: no change is in flight. Only flags are set while every shard
@@ -650,20 +649,35 @@ LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut) const {
         // Shared: readers go on; writers of this shard wait for its copy only.
         const Shard& shard = shards_[i];
         std::shared_lock lock(shard.mu);
+        if (shard.at_cut.empty()) {  // nothing changed in this shard since the cut
+            for (const auto& [id, lead] : shard.leads) cut.leads.push_back(lead.get());
+            continue;
+        }
         for (const auto& [id, lead] : shard.leads) {
             auto kept = shard.at_cut.find(id);
-            if (kept == shard.at_cut.end()) cut.leads.push_back(lead);  // unchanged since the cut
-            else if (kept->second) cut.leads.push_back(kept->second);   // changed: as it was
+            if (kept == shard.at_cut.end()) cut.leads.push_back(lead.get());  // unchanged since the cut
+            else if (kept->second) cut.leads.push_back(kept->second.get());  // changed: as it was
         }
         for (const auto& [id, before] : shard.at_cut)
-            if (before && !shard.leads.contains(id)) cut.leads.push_back(before);  // deleted since
-        decltype(shard.at_cut)().swap(shard.at_cut);
-        shard.cut_pending = false;
+            if (before && !shard.leads.contains(id)) cut.leads.push_back(before.get());  // deleted since
     }
     return cut;
 }
 
-void LeadStore::order_for_restore(std::vector<LeadPtr>& leads) {
+void LeadStore::end_cut() const {
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+        decltype(Shard::at_cut) kept;
+        {
+            std::unique_lock lock(shards_[i].mu);
+            shards_[i].cut_pending = false;
+            kept.swap(shards_[i].at_cut);
+        }
+        // The states kept (leads changed or deleted while the snapshot was written) are freed
+        // here, outside the shard's lock.
+    }
+}
+
+void LeadStore::order_for_restore(std::vector<const Lead*>& leads) {
     // Oldest first within each workspace: restoring in this order appends every lead to its
     // workspace's createdAt orders, which packs their nodes full.
     // The sort keys are copied out first: comparing through the pointers makes each of the
@@ -681,9 +695,9 @@ void LeadStore::order_for_restore(std::vector<LeadPtr>& leads) {
     std::sort(keys.begin(), keys.end(), [](const SortKey& a, const SortKey& b) {
         return std::tie(a.workspace, a.created_at, a.id) < std::tie(b.workspace, b.created_at, b.id);
     });
-    std::vector<LeadPtr> ordered;
+    std::vector<const Lead*> ordered;
     ordered.reserve(leads.size());
-    for (const SortKey& key : keys) ordered.push_back(std::move(leads[key.at]));
+    for (const SortKey& key : keys) ordered.push_back(leads[key.at]);
     leads = std::move(ordered);
 }
 

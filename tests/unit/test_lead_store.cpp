@@ -790,26 +790,62 @@ TEST_CASE("a snapshot header's lead count is only a sizing hint: an absurd one r
 
 TEST_CASE("order_for_restore: oldest first within each workspace, ties by id, every lead once", "[store][recovery]") {
     std::mt19937 rng(7);
-    std::vector<LeadPtr> leads;
+    std::vector<LeadPtr> owned;
     for (int i = 0; i < 3000; ++i) {
         auto lead = std::make_shared<Lead>();
         lead->id = rng();  // ids in no order
         lead->workspace = 1 + rng() % 4;
         lead->created_at = static_cast<Millis>(rng() % 50);  // createdAt ties are common
-        leads.push_back(std::move(lead));
+        owned.push_back(std::move(lead));
     }
+    std::vector<const Lead*> leads;
+    for (const auto& lead : owned) leads.push_back(lead.get());
     std::shuffle(leads.begin(), leads.end(), rng);
-    const auto pointers = [](const std::vector<LeadPtr>& of) {
-        std::multiset<const Lead*> out;
-        for (const auto& lead : of) out.insert(lead.get());
-        return out;
-    };
+    const auto pointers = [](const std::vector<const Lead*>& of) { return std::multiset<const Lead*>(of.begin(), of.end()); };
     const auto before = pointers(leads);
 
     LeadStore::order_for_restore(leads);
 
     CHECK(pointers(leads) == before);
-    CHECK(std::is_sorted(leads.begin(), leads.end(), [](const LeadPtr& a, const LeadPtr& b) {
+    CHECK(std::is_sorted(leads.begin(), leads.end(), [](const Lead* a, const Lead* b) {
         return std::tie(a->workspace, a->created_at, a->id) < std::tie(b->workspace, b->created_at, b->id);
     }));
+}
+
+TEST_CASE("a cut lists every lead as it was at the cut, and keeps those alive until it ends", "[store][snapshot]") {
+    LeadStore store;
+    const LeadPtr a = must_create(store, ws_a, new_lead("a@example.com", "A"));
+    const LeadId b = must_create(store, ws_a, new_lead("b@example.com", "B"))->id;
+    const LeadId c = must_create(store, ws_b, new_lead("c@example.com", "C"))->id;
+    const std::weak_ptr<const Lead> b_at_cut = store.get(ws_a, b);
+    const std::weak_ptr<const Lead> c_at_cut = store.get(ws_b, c);
+    const auto names = [](const LeadStore::Cut& cut) {
+        std::multiset<std::string> out;
+        for (const Lead* lead : cut.leads) out.insert(lead->name + "/" + std::to_string(lead->version));
+        return out;
+    };
+
+    {
+        const auto cut = store.cut([] {});
+        // Changed after the cut: b renamed (twice: the state at the cut is what stays), c deleted,
+        // d created. Written while the cut lives, as a snapshot's writer would be.
+        LeadPatch rename;
+        rename.name = "B2";
+        must_update(store, ws_a, b, rename);
+        rename.name = "B3";
+        must_update(store, ws_a, b, rename);
+        REQUIRE(store.remove(ws_b, c, std::nullopt).ok());
+        must_create(store, ws_a, new_lead("d@example.com", "D"));
+
+        CHECK(names(cut) == std::multiset<std::string>{"A/1", "B/1", "C/1"});
+        // The states at the cut are held by the store for the cut, not by anything else.
+        CHECK_FALSE(b_at_cut.expired());
+        CHECK_FALSE(c_at_cut.expired());
+        CHECK(std::count(cut.leads.begin(), cut.leads.end(), a.get()) == 1);
+    }
+    // The cut ended: what only it needed is let go, and the next cut sees the store as it is now.
+    CHECK(b_at_cut.expired());
+    CHECK(c_at_cut.expired());
+    const auto next = store.cut([] {});
+    CHECK(names(next) == std::multiset<std::string>{"A/1", "B3/3", "D/1"});
 }

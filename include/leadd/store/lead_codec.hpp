@@ -19,7 +19,7 @@ void encode_lead(const Lead& lead, wal::PayloadWriter& out);  // appends; a batc
 std::optional<Lead> decode_lead(std::string_view payload);
 // Encodes each of `leads` in turn, into one reused buffer, and hands each payload to `take`: a
 // snapshot's pass over every lead.
-void encode_each(const std::vector<std::shared_ptr<const Lead>>& leads,
+void encode_each(const std::vector<const Lead*>& leads,
                  const std::function<void(std::string_view payload)>& take);
 
 struct LeadDeletion {

@@ -177,21 +177,36 @@ public:
     // A consistent cut for a snapshot: every lead as it was at one instant. For a moment every
     // shard is locked (no change in flight) while `at_the_cut` notes the log position and
     // freezes the other state the snapshot needs, and each shard is marked "cut pending"; then
-    // the shards are copied one at a time. Until its shard is copied, a writer keeps the state
-    // a lead had at the cut (its pointer, or "did not exist") before changing it, and the copy
-    // uses those, so every shard is copied as it was at the cut. No request waits for more than
-    // one shard's copy (holding every shard for the whole copy stalled all requests ~180 ns per
-    // lead). Leads are immutable, so copying pointers is enough and the copy stays valid
-    // however long writing it takes.
-    struct Cut {
+    // the shards' lead pointers are copied one at a time. Until the Cut is destroyed, a writer
+    // keeps the state a lead had at the cut (its pointer, or "did not exist") before changing
+    // it; the copy uses those, so every shard is copied as it was at the cut, and they keep
+    // every lead the cut lists alive, as it was, however long writing the snapshot takes. Leads
+    // are immutable, so plain pointers are enough: the copy under each shard's lock touches no
+    // lead (copying shared pointers, an atomic increment on a cold line per lead, held each
+    // shard for milliseconds at a million leads, and a writer of that shard with it). No request
+    // waits for more than one shard's copy (holding every shard for the whole copy stalled all
+    // requests ~180 ns per lead). One cut at a time: another cut() waits for this one's end.
+    class Cut {
+    public:
         std::string header;  // restore_header's payload: the id counter and the lead count
-        std::vector<LeadPtr> leads;  // every lead, in no particular order
+        std::vector<const Lead*> leads;  // every lead, in no particular order; valid while the Cut lives
         std::vector<std::shared_ptr<const IdempotencyEntry>> answers;  // stored answers, unexpired
+
+    private:
+        friend class LeadStore;
+        Cut(const LeadStore& store, std::unique_lock<std::mutex> one_at_a_time)
+            : one_at_a_time_(std::move(one_at_a_time)), store_(&store) {}
+        struct End {  // a moved Cut hands over the duty to end the cut
+            void operator()(const LeadStore* store) const { store->end_cut(); }
+        };
+        // Destroyed in reverse: the cut ends, then the next cut may begin.
+        std::unique_lock<std::mutex> one_at_a_time_;
+        std::unique_ptr<const LeadStore, End> store_;
     };
     Cut cut(const std::function<void()>& at_the_cut) const;
     // Sorts a cut's leads into the order restore_snapshot_leads expects: oldest first within
     // each workspace (the order that restores fastest). Outside every lock, hence separate.
-    static void order_for_restore(std::vector<LeadPtr>& leads);
+    static void order_for_restore(std::vector<const Lead*>& leads);
 
 private:
     struct alignas(64) Shard {
@@ -199,8 +214,8 @@ private:
         // Open addressing: a lookup is one probe of a flat array, an insert allocates nothing
         // (std::unordered_map's node per lead and bucket chains were ~14 % of a batch import).
         boost::unordered_flat_map<LeadId, LeadPtr> leads;
-        // A cut in progress that has not copied this shard yet (see cut()), and the state at
-        // the cut of each lead changed since (null: created since). Under mu.
+        // A cut in progress (see cut()), and the state at the cut of each lead changed since
+        // (null: created since). Under mu.
         mutable bool cut_pending = false;
         mutable boost::unordered_flat_map<LeadId, LeadPtr> at_cut;
     };
@@ -214,8 +229,10 @@ private:
     };
 
     Shard& shard_of(LeadId id) const { return shards_[id & (shard_count_ - 1)]; }
+    // A Cut's end: writers stop keeping states for it, and the states kept are let go.
+    void end_cut() const;
     // Before a writer (holding the shard) changes lead `id`, whose current state is `before`
-    // (null: it does not exist yet): keeps that state for a cut that has not copied the shard.
+    // (null: it does not exist yet): keeps that state for a cut in progress.
     static void keep_for_cut(Shard& shard, LeadId id, const LeadPtr& before) {
         if (shard.cut_pending) shard.at_cut.try_emplace(id, before);
     }
