@@ -54,7 +54,7 @@ IndexedLeads& million_leads() {
             std::string local = first + "." + last + std::to_string(rng() % 1000);
             for (char& c : local) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
             lead->email = local + "@" + domains[rng() % domains.size()];
-            out.index.put(lead, nullptr);
+            out.index.put(*lead, nullptr);
             out.leads.push_back(std::move(lead));
         }
         return out;
@@ -67,7 +67,7 @@ void BM_SearchIndexMatch(benchmark::State& state, const char* needle) {
     std::size_t matches = 0;
     for (auto _ : state) {
         matches = 0;
-        data.index.for_each_match(needle, [&matches](const store::LeadPtr&) { ++matches; });
+        data.index.for_each_match(needle, [&matches](const store::Lead&) { ++matches; });
         benchmark::DoNotOptimize(matches);
     }
     state.counters["matches"] = static_cast<double>(matches);
@@ -95,7 +95,7 @@ void BM_SearchIndexUpdate(benchmark::State& state) {
         if (rename) next->name += "x";
         next->status = store::Status::Contacted;
         store::LeadPtr shared = std::move(next);
-        data.index.put(shared, old.get());
+        data.index.put(*shared, old.get());
         data.leads[(i - 1) % lead_count] = std::move(shared);
     }
 }
@@ -109,7 +109,7 @@ void BM_SearchIndexCompaction(benchmark::State& state) {
     for (auto _ : state) {
         state.PauseTiming();
         auto index = std::make_unique<store::SearchIndex>();
-        for (const store::LeadPtr& lead : data.leads) index->put(lead, nullptr);
+        for (const store::LeadPtr& lead : data.leads) index->put(*lead, nullptr);
         for (std::size_t i = 0; i < half; ++i) index->erase(*data.leads[i]);  // tombstones = live: no compaction yet
         state.ResumeTiming();
         index->erase(*data.leads[half]);

@@ -90,9 +90,8 @@ constexpr std::size_t prefetch_distance = 16;
 
 // A full std::vector doubles, which leaves it a quarter empty on average: at 1M leads that was
 // ~70 bytes per lead, most of it in the posting lists and packed texts. Growing by a quarter keeps appends
-// amortized O(1) for a fraction of the slack: a PodVector (the posting lists, the packed texts)
-// grows a large array by remapping its pages, so only small ones are copied (about five times
-// per element); slots_ is a std::vector and copies its pointers.
+// amortized O(1) for a fraction of the slack: a PodVector (every array here) grows a large array
+// by remapping its pages, so only small ones are copied (about five times per element).
 template <class Vector>
 void reserve_for(Vector& vector, std::size_t more) {
     if (vector.size() + more > vector.capacity()) vector.reserve(vector.size() + more + vector.size() / 4 + 4);
@@ -104,45 +103,44 @@ constexpr std::size_t min_tombstones_to_compact = 1024;
 
 }  // namespace
 
-void SearchIndex::put(const LeadPtr& lead, const Lead* previous) {
+void SearchIndex::put(const Lead& lead, const Lead* previous) {
     if (previous == nullptr) {
-        lead->search_slot.set(add_slot(lead));
+        lead.search_slot.set(add_slot(lead));
         return;
     }
     // `previous` is the lead's state this index holds (the store indexes every change in order).
     const Slot slot = previous->search_slot.get();
-    assert(slot < slots_.size() && slots_[slot].get() == previous && previous->id == lead->id);
-    LeadPtr& stored = slots_[slot];
-    if (folds_equal(stored->name, lead->name) && folds_equal(stored->email, lead->email)) {
-        stored = lead;
-        lead->search_slot.set(slot);
+    assert(slot < slots_.size() && slots_[slot] == previous && previous->id == lead.id);
+    if (folds_equal(previous->name, lead.name) && folds_equal(previous->email, lead.email)) {
+        slots_[slot] = &lead;
+        lead.search_slot.set(slot);
         return;
     }
     retire_slot(slot);
-    lead->search_slot.set(add_slot(lead));
+    lead.search_slot.set(add_slot(lead));
     compact_if_mostly_tombstones();
 }
 
 void SearchIndex::erase(const Lead& lead) {
     const Slot slot = lead.search_slot.get();
-    if (slot >= slots_.size() || slots_[slot].get() != &lead) return;  // not held here
+    if (slot >= slots_.size() || slots_[slot] != &lead) return;  // not held here
     retire_slot(slot);
     compact_if_mostly_tombstones();
 }
 
-SearchIndex::Slot SearchIndex::add_slot(const LeadPtr& lead) {
+SearchIndex::Slot SearchIndex::add_slot(const Lead& lead) {
     assert(slots_.size() < std::numeric_limits<Slot>::max());  // compaction keeps it under 2 x leads
     const auto slot = static_cast<Slot>(slots_.size());
     reserve_for(slots_, 1);
     reserve_for(byte_masks_, 1);
     reserve_for(text_starts_, 1);
-    slots_.push_back(lead);
-    byte_masks_.push_back(byte_mask(lead->name) | byte_mask(lead->email));
+    slots_.push_back(&lead);
+    byte_masks_.push_back(byte_mask(lead.name) | byte_mask(lead.email));
     text_starts_.push_back(texts_.size());
-    reserve_for(texts_, lead->name.size() + 1 + lead->email.size());
-    append_folded(lead->name, texts_);
+    reserve_for(texts_, lead.name.size() + 1 + lead.email.size());
+    append_folded(lead.name, texts_);
     texts_.push_back('\0');
-    append_folded(lead->email, texts_);
+    append_folded(lead.email, texts_);
 
     // The new slot is the highest, so it goes at the end of each list (which stays sorted), and a
     // trigram the lead repeats finds it there already: no sorting of the lead's trigrams first.
@@ -152,15 +150,15 @@ SearchIndex::Slot SearchIndex::add_slot(const LeadPtr& lead) {
         reserve_for(list, 1);
         list.push_back(slot);
     };
-    for_each_trigram(lead->name, post);
-    for_each_trigram(lead->email, post);
+    for_each_trigram(lead.name, post);
+    for_each_trigram(lead.email, post);
 
-    if (lead->name.size() == 2 || lead->email.size() == 2) two_byte_field_slots_.push_back(slot);
+    if (lead.name.size() == 2 || lead.email.size() == 2) two_byte_field_slots_.push_back(slot);
     return slot;
 }
 
 void SearchIndex::retire_slot(Slot slot) {
-    slots_[slot].reset();
+    slots_[slot] = nullptr;
     byte_masks_[slot] = 0;
     ++tombstones_;
 }
@@ -184,7 +182,7 @@ void SearchIndex::compact_if_mostly_tombstones() {
         const std::string_view text = text_of(static_cast<Slot>(old));
         text_starts_[next] = live_texts.size();
         live_texts.append(text.data(), text.size());
-        slots_[next] = std::move(slots_[old]);
+        slots_[next] = slots_[old];
         slots_[next]->search_slot.set(next);
         byte_masks_[next] = byte_masks_[old];
         ++next;
@@ -220,10 +218,10 @@ bool SearchIndex::slot_contains(Slot slot, std::string_view folded_needle) const
     return folded_needle.find('\0') == std::string_view::npos || lead_contains_folded(*slots_[slot], folded_needle);
 }
 
-void SearchIndex::for_each_match(std::string_view needle, const std::function<void(const LeadPtr&)>& visit) const {
+void SearchIndex::for_each_match(std::string_view needle, const std::function<void(const Lead&)>& visit) const {
     if (needle.empty()) {
-        for (const LeadPtr& lead : slots_)
-            if (lead) visit(lead);
+        for (const Lead* lead : slots_)
+            if (lead) visit(*lead);
         return;
     }
     std::string folded;
@@ -235,21 +233,21 @@ void SearchIndex::for_each_match(std::string_view needle, const std::function<vo
 
 // One byte: a scan of the byte masks, 8 contiguous bytes per lead, touching only the leads that
 // match (or, for the rare bytes without a bit of their own, that may match).
-void SearchIndex::for_each_byte_match(unsigned char folded, const std::function<void(const LeadPtr&)>& visit) const {
+void SearchIndex::for_each_byte_match(unsigned char folded, const std::function<void(const Lead&)>& visit) const {
     const unsigned bit = byte_bits[folded];
     const std::uint64_t wanted = std::uint64_t{1} << bit;
     const bool mask_is_exact = bit < first_shared_bit;
     const char needle[1] = {static_cast<char>(folded)};
     for (std::size_t slot = 0; slot < byte_masks_.size(); ++slot) {
         if ((byte_masks_[slot] & wanted) == 0) continue;
-        if (mask_is_exact || slot_contains(static_cast<Slot>(slot), std::string_view(needle, 1))) visit(slots_[slot]);
+        if (mask_is_exact || slot_contains(static_cast<Slot>(slot), std::string_view(needle, 1))) visit(*slots_[slot]);
     }
 }
 
 // Two bytes "xy": a name or email of 3+ bytes contains them exactly when it has a trigram "xy?"
 // or "?xy" (the last two bytes are the second case), so the union of those lists is exact without
 // verification; a bitmap of slots removes the duplicates and visits in slot order.
-void SearchIndex::for_each_pair_match(std::string_view folded, const std::function<void(const LeadPtr&)>& visit) const {
+void SearchIndex::for_each_pair_match(std::string_view folded, const std::function<void(const Lead&)>& visit) const {
     std::vector<std::uint64_t> matched((slots_.size() + 63) / 64);
     const auto mark = [&matched](Slot slot) { matched[slot / 64] |= std::uint64_t{1} << (slot % 64); };
     const std::uint32_t pair = std::uint32_t{static_cast<unsigned char>(folded[0])} << 8 |
@@ -266,8 +264,8 @@ void SearchIndex::for_each_pair_match(std::string_view folded, const std::functi
 
     for (std::size_t word = 0; word < matched.size(); ++word) {
         for (std::uint64_t bits = matched[word]; bits != 0; bits &= bits - 1) {
-            const LeadPtr& lead = slots_[word * 64 + static_cast<std::size_t>(std::countr_zero(bits))];
-            if (lead) visit(lead);  // a posting of a tombstone
+            const Lead* lead = slots_[word * 64 + static_cast<std::size_t>(std::countr_zero(bits))];
+            if (lead) visit(*lead);  // a posting of a tombstone
         }
     }
 }
@@ -278,7 +276,7 @@ void SearchIndex::for_each_pair_match(std::string_view folded, const std::functi
 // ones may have their trigrams scattered over name and email, or out of order, so the survivors
 // are verified.
 void SearchIndex::for_each_trigram_match(std::string_view folded,
-                                          const std::function<void(const LeadPtr&)>& visit) const {
+                                          const std::function<void(const Lead&)>& visit) const {
     std::vector<Trigram> trigrams;
     trigrams.reserve(folded.size() - 2);
     for_each_trigram(folded, [&trigrams](Trigram trigram) { trigrams.push_back(trigram); });
@@ -307,7 +305,7 @@ void SearchIndex::for_each_trigram_match(std::string_view folded,
                 __builtin_prefetch(&text_starts_[shortest[at + 2 * prefetch_distance]]);
         }
         const Slot candidate = shortest[at];
-        const LeadPtr& lead = slots_[candidate];
+        const Lead* lead = slots_[candidate];
         if (!lead) {
             ++at;
             continue;
@@ -324,13 +322,13 @@ void SearchIndex::for_each_trigram_match(std::string_view folded,
             }
         }
         if (!in_all) continue;
-        if (!verify || slot_contains(candidate, folded)) visit(lead);
+        if (!verify || slot_contains(candidate, folded)) visit(*lead);
         ++at;
     }
 }
 
 std::size_t SearchIndex::memory_bytes() const {
-    std::size_t bytes = sizeof(*this) + slots_.capacity() * sizeof(LeadPtr) +
+    std::size_t bytes = sizeof(*this) + slots_.capacity() * sizeof(const Lead*) +
                         byte_masks_.capacity() * sizeof(std::uint64_t) + texts_.capacity() +
                         text_starts_.capacity() * sizeof(std::uint64_t) +
                         two_byte_field_slots_.capacity() * sizeof(Slot);

@@ -152,7 +152,7 @@ using listing_order::TimeBound;
 using SourceBound = listing_order::BySourceThenTime::Bound;
 
 void WorkspaceIndex::put(const LeadPtr& lead, const Lead* previous) {
-    search_.put(lead, previous);
+    search_.put(*lead, previous);
     if (!previous) {
         created_.insert({lead->created_at, lead->id, lead});
         add(lead);
@@ -292,8 +292,8 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
     if (q.search) {
         if (auto walked = read_search_by_walking(q, skip, limit)) return std::move(*walked);
         std::vector<const Lead*> matches;
-        search_.for_each_match(*q.search, [&](const LeadPtr& lead) {
-            if (passes_filters(*lead, q)) matches.push_back(lead.get());
+        search_.for_each_match(*q.search, [&](const Lead& lead) {
+            if (passes_filters(lead, q)) matches.push_back(&lead);
         });
         return read_matches(std::move(matches), q, skip, limit);
     }
@@ -393,7 +393,7 @@ std::optional<ListPage> WorkspaceIndex::read_search_by_walking(const ListQuery& 
     // Counting reads the search index's own lists and packed texts, no lead: for a common needle
     // that is most of the saving (ordering the matches follows each one's pointer).
     std::size_t matches = 0;
-    search_.for_each_match(*q.search, [&](const LeadPtr&) { ++matches; });
+    search_.for_each_match(*q.search, [&](const Lead&) { ++matches; });
     ListPage page;
     page.total = matches;
     page.before = std::min(skip, matches);

@@ -393,7 +393,7 @@ TEST_CASE("memory of the listing index at 1 000 000 leads", "[.memory]") {
     for (const auto& l : leads) index.put(l, nullptr);
     const auto load_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     SearchIndex search_alone;
-    for (const auto& l : leads) search_alone.put(l, nullptr);
+    for (const auto& l : leads) search_alone.put(*l, nullptr);
     const double total = static_cast<double>(index.memory_bytes()) / n;
     const double search = static_cast<double>(search_alone.memory_bytes()) / n;
     std::cout << "listing index at " << n << " leads, loaded oldest first in " << load_ms << " ms: " << total

@@ -45,7 +45,7 @@ struct Model {
 
     void put(LeadPtr lead) {
         const auto old = leads.find(lead->id);
-        index.put(lead, old == leads.end() ? nullptr : old->second.get());
+        index.put(*lead, old == leads.end() ? nullptr : old->second.get());
         leads[lead->id] = std::move(lead);
     }
     void erase(LeadId id) {
@@ -56,7 +56,7 @@ struct Model {
     // The pointers the index visits, sorted; duplicates stay so the caller can see them.
     std::vector<const Lead*> found(std::string_view needle) const {
         std::vector<const Lead*> visited;
-        index.for_each_match(needle, [&](const LeadPtr& lead) { visited.push_back(lead.get()); });
+        index.for_each_match(needle, [&](const Lead& lead) { visited.push_back(&lead); });
         std::sort(visited.begin(), visited.end());
         return visited;
     }
@@ -254,11 +254,11 @@ TEST_CASE("SearchIndex: an update that keeps name and email hands out the new po
 TEST_CASE("SearchIndex: updates that keep the text do not grow it, renames are compacted away") {
     SearchIndex index;
     LeadPtr lead = make_lead(1, "Maria Gonzalez", "maria.gonzalez42@example.com");
-    index.put(lead, nullptr);
+    index.put(*lead, nullptr);
     const std::size_t one_lead = index.memory_bytes();
     for (int i = 0; i < 10'000; ++i) {
         LeadPtr next = make_lead(1, lead->name, lead->email, static_cast<Status>(i % status_count));
-        index.put(next, lead.get());
+        index.put(*next, lead.get());
         lead = std::move(next);
     }
     CHECK(index.memory_bytes() == one_lead);
@@ -266,23 +266,26 @@ TEST_CASE("SearchIndex: updates that keep the text do not grow it, renames are c
     // Tombstones left by renames of ten leads must not pile up: the index stays the size of a
     // few thousand leads, not of the 100 000 versions.
     SearchIndex reference;
-    for (LeadId id = 1; id <= 4'000; ++id)
-        reference.put(make_lead(id, "Lead " + std::to_string(id), "lead" + std::to_string(id) + "@example.com"), nullptr);
+    std::vector<LeadPtr> reference_leads;  // the index holds plain pointers: the leads live here
+    for (LeadId id = 1; id <= 4'000; ++id) {
+        reference_leads.push_back(make_lead(id, "Lead " + std::to_string(id), "lead" + std::to_string(id) + "@example.com"));
+        reference.put(*reference_leads.back(), nullptr);
+    }
     std::vector<LeadPtr> renamed(10);
     for (std::size_t i = 0; i < renamed.size(); ++i) {
         renamed[i] = make_lead(100 + i, "Lead", "lead@example.com");
-        index.put(renamed[i], nullptr);
+        index.put(*renamed[i], nullptr);
     }
     for (int i = 0; i < 100'000; ++i) {
         LeadPtr& current = renamed[static_cast<std::size_t>(i % 10)];
         LeadPtr next = make_lead(current->id, "Lead " + std::to_string(i), "lead" + std::to_string(i) + "@example.com");
-        index.put(next, current.get());
+        index.put(*next, current.get());
         current = std::move(next);
     }
     CHECK(index.size() == 11);
     CHECK(index.memory_bytes() < reference.memory_bytes());
     std::size_t found = 0;
-    index.for_each_match("lead", [&](const LeadPtr&) { ++found; });
+    index.for_each_match("lead", [&](const Lead&) { ++found; });
     CHECK(found == 10);
 }
 

@@ -32,7 +32,8 @@
 //
 // Not thread-safe: the owner (LeadStore's per-workspace listing lock) serializes writers against
 // readers. Leads are immutable; the index keeps each lead's LeadPtr once, in the createdAt order
-// of all leads, and plain pointers in the other orders, which hold only leads that order owns.
+// of all leads, and plain pointers in the other orders and the search index, which hold only
+// leads that order owns.
 //
 // Memory at 1 000 000 leads (test_list_index "[.memory]", node bytes counted): ~279 bytes per
 // lead for the orders (entries of 24-40 bytes in leaves ~80-95% full; ~230 before time and
