@@ -15,9 +15,10 @@
 //   shard  ->  email stripes (ascending stripe index)  ->  directory_mu_  ->  WorkspaceLeads::mu
 // and the log's own mutex innermost (append() holds it only to frame a record); the idempotency
 // table's mutex is taken under a write's shard and stripes (never with a listing's, never while
-// taking another lock). cut() takes every shard in ascending index order for a moment, then the
-// idempotency table's mutex, then whatever its callback takes (the key registry's mutex, then
-// the log's); after that it takes one shard at a time.
+// taking another lock). cut() takes cut_mu_ (held until the Cut ends), then every shard in
+// ascending index order for a moment, then the idempotency table's mutex, then whatever its
+// callback takes (the key registry's mutex, then the log's); after that it takes one shard at a
+// time, and so does the Cut's end.
 // A writer holds the lead's shard for the whole change, so two changes of one lead are
 // serialized, and holds the email stripes it touches from the uniqueness check until the change
 // is logged and listed, so the check-then-insert is atomic and two changes that pass one email
