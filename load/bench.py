@@ -303,10 +303,13 @@ def measure(server, script, connections, seconds, args, env, run_id):
     if not server.alive():
         raise RuntimeError(f"{server.name} died during {script}")
     server_s = (ticks1 - ticks0) / CLK_TCK
-    # cpu_us_per_request: from CPU seconds and the request count, not from the two rates: `wall`
-    # includes wrk's start, which reading 1 000 000 ids makes last over a second.
+    # `wall` includes wrk's start, which reading 1 000 000 ids makes last over a second, and the
+    # server idles through it: its CPU % is over wrk's own run (its duration), and the CPU per
+    # request from CPU seconds and the request count. wrk's CPU % stays over `wall`: its start
+    # is its own work.
+    run_s = r["seconds"] or wall
     r.update(cpu_us_per_request=1e6 * server_s / r["requests"] if r["requests"] else 0.0,
-             cpu_pct=100.0 * server_s / wall, wrk_cpu_pct=100.0 * (wrk1 - wrk0) / wall,
+             cpu_pct=100.0 * server_s / run_s, wrk_cpu_pct=100.0 * (wrk1 - wrk0) / wall,
              other_cpu_pct=max(0.0, 100.0 * ((busy1 - busy0) - server_s - (wrk1 - wrk0)) / wall),
              rss_mib_before=rss0 / 1024, rss_mib=rss1 / 1024, connections=connections)
     if log0 is not None:
@@ -442,7 +445,7 @@ def describe_run(res):
         f"against it. leadd ÷ ceiling = leadd req/s ÷ nginx req/s at the same wrk settings; nginx runs right "
         f"before and right after leadd, and the ratio uses the mean of its two runs (both shown).",
         "Columns: latencies from wrk (p99.9 via its Lua done()); errors = socket errors + non-2xx; leadd CPU % and "
-        "RSS from /proc/<pid>/stat and status around the run (100 % = one core); other CPU % = CPU time used "
+        "RSS from /proc/<pid>/stat and status around the run (CPU over wrk's own duration, which leaves out its start; 100 % = one core); other CPU % = CPU time used "
         "by processes other than the server and wrk during the leadd run and during the ceiling run (0 on a quiet "
         "machine; a row where it is high says little). Ceiling p99 ms and CPU %: the means of nginx's two runs; "
         "where nginx is well under 100 % while wrk is near it, the client, not the server's core, set that "
