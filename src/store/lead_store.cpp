@@ -649,10 +649,6 @@ LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut) const {
         // Shared: readers go on; writers of this shard wait for its copy only.
         const Shard& shard = shards_[i];
         std::shared_lock lock(shard.mu);
-        if (shard.at_cut.empty()) {  // nothing changed in this shard since the cut
-            for (const auto& [id, lead] : shard.leads) cut.leads.push_back(lead.get());
-            continue;
-        }
         for (const auto& [id, lead] : shard.leads) {
             auto kept = shard.at_cut.find(id);
             if (kept == shard.at_cut.end()) cut.leads.push_back(lead.get());  // unchanged since the cut

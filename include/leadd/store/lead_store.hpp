@@ -184,7 +184,7 @@ public:
     // every lead the cut lists alive, as it was, however long writing the snapshot takes. Leads
     // are immutable, so plain pointers are enough: the copy under each shard's lock touches no
     // lead (copying shared pointers, an atomic increment on a cold line per lead, held each
-    // shard for milliseconds at a million leads, and a writer of that shard with it). No request
+    // shard ~0.8 ms at a million leads, and a writer of that shard with it). No request
     // waits for more than one shard's copy (holding every shard for the whole copy stalled all
     // requests ~180 ns per lead). One cut at a time: another cut() waits for this one's end.
     class Cut {
