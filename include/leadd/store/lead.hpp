@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,6 +111,9 @@ struct Lead {
     std::uint64_t version = 1;  // the ETag; bumped on every change, never reused for this lead
     RenderCache json;           // the API's JSON of this version, once someone asked for it
 };
+
+// How the store hands out a lead: shared, so a reader keeps the version it got.
+using LeadPtr = std::shared_ptr<const Lead>;
 
 // The bytes of a lead's strings and metadata text: what its JSON and its log record hold beyond
 // a bounded amount of keys, numbers and framing (what their writers reserve for).

@@ -7,14 +7,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace leadd::store {
-
-using LeadPtr = std::shared_ptr<const Lead>;
 
 // How a listing is ordered. Ties (equal times, equal names) are broken by id in the same
 // direction, so every order is total and a position in it is exact.

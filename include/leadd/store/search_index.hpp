@@ -19,7 +19,7 @@
 //
 // Verification reads a copy of each slot's folded name and email, packed in slot order, rather
 // than the leads themselves: a common needle verifies 100 000s of candidates, and walking the
-// packed copy forward is a few times faster than following each LeadPtr to its strings.
+// packed copy forward is a few times faster than following each lead pointer to its strings.
 //
 // Short needles: 1 byte is answered from a per-slot 64-bit mask of the bytes a lead contains
 // (exact for letters, digits and the usual email punctuation; other bytes are verified); 2 bytes
@@ -34,14 +34,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace leadd::store {
-
-using LeadPtr = std::shared_ptr<const Lead>;
 
 // One per workspace; not thread-safe: the workspace's lock guards it.
 class SearchIndex {
