@@ -3,8 +3,9 @@
 #include "leadd/store/ascii_fold.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <limits>
-#include <type_traits>
+#include <utility>
 
 namespace leadd::store {
 
@@ -15,6 +16,12 @@ constexpr LeadId highest_id = std::numeric_limits<LeadId>::max();
 constexpr Millis earliest = std::numeric_limits<Millis>::min();
 
 std::size_t status_index(Status s) { return static_cast<std::size_t>(s); }
+
+// The lead an order's entry stands for: its cell's current state.
+template <class Entry>
+const Lead& lead_of(const Entry& entry) { return *entry.listed->current; }
+template <class Entry>
+LeadPtr own(const Entry& entry) { return entry.listed->current; }
 
 // Every filter but the search (which the search index answers).
 bool passes_filters(const Lead& lead, const ListQuery& q) {
@@ -56,10 +63,9 @@ int compare_to_position(const Lead& lead, const ListPosition& position, SortFiel
 // splits into entries at or before the cursor and after it, in ascending ranks). `exact`: every
 // entry of the range matches, so the total and the page's start are arithmetic; otherwise each
 // entry is checked and the whole range is walked for the total.
-template <class Tree, class Own>
+template <class Tree>
 void read_range(const Tree& tree, std::size_t lo, std::size_t hi, const std::optional<std::size_t>& cursor_rank,
-                bool exact, const ListQuery& q, std::size_t skip, std::size_t limit, const Own& own,
-                ListPage& page) {
+                bool exact, const ListQuery& q, std::size_t skip, std::size_t limit, ListPage& page) {
     const bool ascending = q.order == SortOrder::Asc;
     if (exact) {
         page.total = hi - lo;
@@ -82,7 +88,7 @@ void read_range(const Tree& tree, std::size_t lo, std::size_t hi, const std::opt
     if (n == 0) return;
     auto it = tree.select(ascending ? lo : hi - 1);
     for (std::size_t i = 0; i < n; ++i) {
-        if (passes_filters(*it->lead, q)) {
+        if (passes_filters(lead_of(*it), q)) {
             ++page.total;
             const std::size_t rank = ascending ? lo + i : hi - 1 - i;
             const bool ahead = cursor_rank ? (ascending ? rank < *cursor_rank : rank >= *cursor_rank)
@@ -132,7 +138,7 @@ int ByName::compare_folded(std::string_view a, std::string_view b) {
     return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
 }
 
-ByName::Bound ByName::bound_of(const Entry& e) { return {e.key, ascii_folded(e.lead->name), e.id}; }
+ByName::Bound ByName::bound_of(const Entry& e) { return {e.key, ascii_folded(name_of(e)), e.id}; }
 
 }  // namespace listing_order
 
@@ -151,94 +157,102 @@ using listing_order::ByName;
 using listing_order::TimeBound;
 using SourceBound = listing_order::BySourceThenTime::Bound;
 
+WorkspaceIndex::~WorkspaceIndex() {
+    if (created_.size() == 0) return;
+    auto it = created_.select(0);
+    for (std::size_t i = 0; i < created_.size(); ++i, ++it) delete it->listed;
+}
+
 void WorkspaceIndex::put(const LeadPtr& lead, const Lead* previous) {
     search_.put(*lead, previous);
     if (!previous) {
-        created_.insert({lead->created_at, lead->id, lead});
-        add(lead);
+        auto* cell = new ListedLead{lead};
+        lead->listing.set(cell);
+        created_.insert({lead->created_at, lead->id, cell});
+        add(*cell);
         return;
     }
-    created_.replace({lead->created_at, lead->id, lead});  // createdAt and id never change: same place
-    move(*lead, *previous);
+    ListedLead* cell = previous->listing.get();
+    assert(cell != nullptr && cell->current.get() == previous && previous->created_at == lead->created_at);
+    lead->listing.set(cell);
+    move(*cell, lead, *previous);
 }
 
 void WorkspaceIndex::erase(const Lead& lead) {
-    remove(lead);
+    ListedLead* cell = lead.listing.get();
+    assert(cell != nullptr && cell->current.get() == &lead);
+    remove(lead, *cell);
     search_.erase(lead);
     created_.erase(TimeBound{lead.created_at, lead.id});
+    delete cell;  // may be the lead's last owner: `lead` is not read after this
 }
 
-void WorkspaceIndex::add(const LeadPtr& owned_lead) {
-    const Lead* lead = owned_lead.get();
-    const std::size_t s = status_index(lead->status);
-    const ByName::Key name_key = ByName::key_of(lead->name);
-    updated_.insert({lead->updated_at, lead->id, lead});
-    by_name_.insert({name_key, lead->id, lead});
-    created_by_status_[s].insert({lead->created_at, lead->id, lead});
-    updated_by_status_[s].insert({lead->updated_at, lead->id, lead});
-    name_by_status_[s].insert({name_key, lead->id, lead});
-    if (lead->source) {
-        const std::uint32_t source = intern_source(*lead->source);
-        created_by_source_.insert({source, lead->created_at, lead->id, lead});
-        created_by_status_source_[s].insert({source, lead->created_at, lead->id, lead});
+void WorkspaceIndex::add(const ListedLead& cell) {
+    const Lead& lead = *cell.current;
+    const std::size_t s = status_index(lead.status);
+    const ByName::Key name_key = ByName::key_of(lead.name);
+    updated_.insert({lead.updated_at, lead.id, &cell});
+    by_name_.insert({name_key, lead.id, &cell});
+    created_by_status_[s].insert({lead.created_at, lead.id, &cell});
+    updated_by_status_[s].insert({lead.updated_at, lead.id, &cell});
+    name_by_status_[s].insert({name_key, lead.id, &cell});
+    if (lead.source) {
+        const std::uint32_t source = intern_source(*lead.source);
+        created_by_source_.insert({source, lead.created_at, lead.id, &cell});
+        created_by_status_source_[s].insert({source, lead.created_at, lead.id, &cell});
     }
 }
 
-namespace {
-
-// What an update does to one order (`from` and `to` differ when the order is one per status and
-// the status changed): where the lead's key in it changed, or the lead enters or leaves it (an
-// empty `before` or `now`), the old entry is erased and the new one inserted; otherwise the
-// entry is only pointed at the new state, in place (one descent instead of two).
-template <class Order, class Before, class Now>
-void move_entry(Order& from, Order& to, bool key_changed, const std::optional<Before>& before,
-                const std::optional<Now>& now) {
-    if (!key_changed && &from == &to) {
-        if (now) to.replace(*now);
-        return;
-    }
-    if (before) from.erase(*before);
-    if (now) to.insert(*now);
-}
-
-}  // namespace
-
-void WorkspaceIndex::move(const Lead& lead, const Lead& previous) {
+void WorkspaceIndex::move(ListedLead& cell, const LeadPtr& lead_ptr, const Lead& previous) {
+    const Lead& lead = *lead_ptr;
     const std::size_t s = status_index(lead.status);
     const std::size_t was = status_index(previous.status);
+    const bool restatused = s != was;
     const bool renamed = lead.name != previous.name;
     const bool resourced = lead.source != previous.source;
+    const LeadId id = lead.id;
 
-    const auto updated_before = std::make_optional(TimeBound{previous.updated_at, previous.id});
-    const auto updated_now = std::make_optional(TimeOrder::Entry{lead.updated_at, lead.id, &lead});
-    const auto created_before = std::make_optional(TimeBound{previous.created_at, previous.id});
-    const auto created_now = std::make_optional(TimeOrder::Entry{lead.created_at, lead.id, &lead});
-    const auto name_now = std::make_optional(ByName::Entry{ByName::key_of(lead.name), lead.id, &lead});
-    const auto name_before =
-        std::make_optional(ByName::Entry{renamed ? ByName::key_of(previous.name) : name_now->key, previous.id, &previous});
+    // Out of every order whose key changed, while the cell still holds `previous` (the state the
+    // old entries' keys were made from: a name order compares long names through the cell).
+    const TimeBound updated_before{previous.updated_at, id};
+    updated_.erase(updated_before);
+    updated_by_status_[was].erase(updated_before);
+    if (restatused) created_by_status_[was].erase(TimeBound{previous.created_at, id});
+    const ByName::Entry name_before{ByName::key_of(previous.name), id, &cell};
+    if (renamed) by_name_.erase(name_before);
+    if (renamed || restatused) name_by_status_[was].erase(name_before);
     // A source's number is looked up (or interned) before the previous source is released: the
-    // release may drop the previous number, and the erases below still need it.
-    std::optional<SourceBound> source_before;
-    if (previous.source) source_before = SourceBound{find_source(*previous.source)->number, previous.created_at, previous.id};
-    std::optional<SourceOrder::Entry> source_now;
-    if (lead.source) {
-        const std::uint32_t number = resourced ? intern_source(*lead.source) : static_cast<std::uint32_t>(source_before->source);
-        source_now = SourceOrder::Entry{number, lead.created_at, lead.id, &lead};
+    // release may drop the previous number, and the erases still need it.
+    std::optional<std::uint32_t> source_now;
+    if (lead.source) source_now = resourced ? intern_source(*lead.source) : find_source(*lead.source)->number;
+    if (previous.source && (resourced || restatused)) {
+        const SourceBound at{find_source(*previous.source)->number, previous.created_at, id};
+        if (resourced) created_by_source_.erase(at);
+        created_by_status_source_[was].erase(at);
     }
-
-    move_entry(updated_, updated_, true, updated_before, updated_now);
-    move_entry(by_name_, by_name_, renamed, name_before, name_now);
-    move_entry(created_by_source_, created_by_source_, resourced, source_before, source_now);
-    move_entry(updated_by_status_[was], updated_by_status_[s], true, updated_before, updated_now);
-    move_entry(created_by_status_[was], created_by_status_[s], false, created_before, created_now);
-    move_entry(name_by_status_[was], name_by_status_[s], renamed, name_before, name_now);
-    move_entry(created_by_status_source_[was], created_by_status_source_[s], resourced, source_before, source_now);
     if (resourced && previous.source) release_source(*previous.source);
+
+    // The previous state stays alive until the end (the caller's pointer may be its last owner
+    // besides the cell).
+    const LeadPtr held = std::exchange(cell.current, lead_ptr);
+
+    // Into the orders it left, at the new keys.
+    updated_.insert({lead.updated_at, id, &cell});
+    updated_by_status_[s].insert({lead.updated_at, id, &cell});
+    if (restatused) created_by_status_[s].insert({lead.created_at, id, &cell});
+    const ByName::Entry name_now{renamed ? ByName::key_of(lead.name) : name_before.key, id, &cell};
+    if (renamed) by_name_.insert(name_now);
+    if (renamed || restatused) name_by_status_[s].insert(name_now);
+    if (source_now && (resourced || restatused)) {
+        const SourceOrder::Entry at{*source_now, lead.created_at, id, &cell};
+        if (resourced) created_by_source_.insert(at);
+        created_by_status_source_[s].insert(at);
+    }
 }
 
-void WorkspaceIndex::remove(const Lead& lead) {
+void WorkspaceIndex::remove(const Lead& lead, const ListedLead& cell) {
     const std::size_t s = status_index(lead.status);
-    const ByName::Entry by_name{ByName::key_of(lead.name), lead.id, &lead};
+    const ByName::Entry by_name{ByName::key_of(lead.name), lead.id, &cell};
     updated_.erase(TimeBound{lead.updated_at, lead.id});
     by_name_.erase(by_name);
     created_by_status_[s].erase(TimeBound{lead.created_at, lead.id});
@@ -269,10 +283,6 @@ const WorkspaceIndex::SourceNumber* WorkspaceIndex::find_source(const std::strin
     return it == sources_.end() ? nullptr : &it->second;
 }
 
-LeadPtr WorkspaceIndex::owned(const Lead* lead) const {
-    return created_.find(TimeBound{lead->created_at, lead->id})->lead;
-}
-
 ListPage WorkspaceIndex::page(const ListQuery& query) const {
     const std::size_t limit = query.limit;
     // Saturating: a huge page number must not overflow into a small offset.
@@ -298,10 +308,6 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
         return read_matches(std::move(matches), q, skip, limit);
     }
     ListPage page;
-    const auto own = [this](const auto& entry) -> LeadPtr {
-        if constexpr (std::is_same_v<std::decay_t<decltype(entry.lead)>, LeadPtr>) return entry.lead;
-        else return owned(entry.lead);
-    };
 
     // The source's createdAt range (with the createdAt bounds), in the tree that also covers the status.
     struct SourceRange {
@@ -326,7 +332,7 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
         hi = std::max(lo, hi);
         std::optional<std::size_t> cursor;
         if (q.after) cursor = cursor_rank_in(tree, lo, hi, TimeBound{q.after->time, q.after->id}, q);
-        read_range(tree, lo, hi, cursor, exact, q, skip, limit, own, page);
+        read_range(tree, lo, hi, cursor, exact, q, skip, limit, page);
     };
     // A sorted range that needs a source check: when the source's leads are far fewer, sorting
     // them beats walking the range.
@@ -338,7 +344,7 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
         matches.reserve(source_range->hi - source_range->lo);
         auto it = source_range->tree->select(source_range->lo);
         for (std::size_t i = source_range->lo; i < source_range->hi; ++i, ++it)
-            if (passes_filters(*it->lead, q)) matches.push_back(it->lead);
+            if (passes_filters(lead_of(*it), q)) matches.push_back(&lead_of(*it));
         return read_matches(std::move(matches), q, skip, limit);
     };
 
@@ -350,8 +356,7 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
             if (q.after)
                 cursor = cursor_rank_in(tree, source_range->lo, source_range->hi,
                                         SourceBound{source_range->number, q.after->time, q.after->id}, q);
-            read_range(tree, source_range->lo, source_range->hi, cursor, !q.updated_after, q, skip, limit, own,
-                       page);
+            read_range(tree, source_range->lo, source_range->hi, cursor, !q.updated_after, q, skip, limit, page);
             break;
         }
         const auto bounds = [&](const auto& tree) {
@@ -380,7 +385,7 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
             cursor = cursor_rank_in(tree, 0, tree.size(),
                                     ByName::Bound{ByName::key_of(q.after->name), q.after->name, q.after->id}, q);
         const bool exact = !q.source && !q.created_after && !q.created_before && !q.updated_after;
-        read_range(tree, 0, tree.size(), cursor, exact, q, skip, limit, own, page);
+        read_range(tree, 0, tree.size(), cursor, exact, q, skip, limit, page);
         break;
     }
     }
@@ -408,12 +413,12 @@ std::optional<ListPage> WorkspaceIndex::read_search_by_walking(const ListQuery& 
         return std::nullopt;
     const std::string needle = ascii_folded(*q.search);
     const bool ascending = q.order == SortOrder::Asc;
-    const auto walk = [&](const auto& tree, const auto& own) -> bool {
+    const auto walk = [&](const auto& tree) -> bool {
         std::size_t passed = 0;
         auto it = tree.select(ascending ? 0 : n - 1);
         for (std::size_t read = 0; read < n; ++read) {
             if (read == budget) return false;
-            const Lead& lead = *it->lead;
+            const Lead& lead = lead_of(*it);
             if (lead_contains_folded(lead, needle)) {
                 if (passed < page.before) {
                     ++passed;
@@ -430,12 +435,11 @@ std::optional<ListPage> WorkspaceIndex::read_search_by_walking(const ListQuery& 
         }
         return true;
     };
-    const auto owned_by_pointer = [this](const auto& entry) { return owned(entry.lead); };
     bool done = false;
     switch (q.sort) {
-    case SortField::CreatedAt: done = walk(created_, [](const auto& entry) { return entry.lead; }); break;
-    case SortField::UpdatedAt: done = walk(updated_, owned_by_pointer); break;
-    case SortField::Name: done = walk(by_name_, owned_by_pointer); break;
+    case SortField::CreatedAt: done = walk(created_); break;
+    case SortField::UpdatedAt: done = walk(updated_); break;
+    case SortField::Name: done = walk(by_name_); break;
     }
     if (!done) return std::nullopt;
     return page;
@@ -466,7 +470,7 @@ ListPage WorkspaceIndex::read_matches(std::vector<const Lead*> matches, const Li
     const std::size_t take = std::min(limit, remaining);
     std::partial_sort(first, first + static_cast<std::ptrdiff_t>(take), matches.end(), precedes);
     page.leads.reserve(take);
-    for (std::size_t i = 0; i < take; ++i) page.leads.push_back(owned(first[static_cast<std::ptrdiff_t>(i)]));
+    for (std::size_t i = 0; i < take; ++i) page.leads.push_back(first[static_cast<std::ptrdiff_t>(i)]->listing.get()->current);
     page.more = take < remaining;
     return page;
 }
@@ -482,6 +486,7 @@ std::size_t WorkspaceIndex::memory_bytes() const {
         bytes += sizeof(std::pair<const std::string, SourceNumber>) + 2 * sizeof(void*) +
                  (source.capacity() > 15 ? source.capacity() + 1 : 0);
     bytes += sources_.bucket_count() * sizeof(void*);
+    bytes += created_.size() * sizeof(ListedLead);  // the cells (a 16-byte allocation each)
     return bytes + search_.memory_bytes();
 }
 

@@ -71,6 +71,25 @@ private:
     mutable std::uint32_t slot_ = none;
 };
 
+struct ListedLead;  // workspace_index.hpp: the listing index's cell for one lead
+
+// Where the workspace's listing index keeps this lead (its ListedLead cell), so that an update
+// or erase finds it without a descent. Written and read only by WorkspaceIndex, under the
+// workspace's listing lock, and only while the index holds this state of the lead (an older
+// state's cell may be gone). Not part of the lead's value, as SearchSlot.
+class ListingSlot {
+public:
+    ListingSlot() = default;
+    ListingSlot(const ListingSlot&) noexcept {}
+    ListingSlot& operator=(const ListingSlot&) noexcept { return *this; }
+
+    ListedLead* get() const { return cell_; }
+    void set(ListedLead* cell) const { cell_ = cell; }
+
+private:
+    mutable ListedLead* cell_ = nullptr;
+};
+
 // A lead's metadata, kept as the compact JSON text of the object (what boost::json::serialize
 // writes, so equal objects built the same way have equal text): answers and log records copy
 // the text as it is instead of serializing the object on every one, and the text takes well
@@ -110,6 +129,7 @@ struct Lead {
     Millis updated_at = 0;
     std::uint64_t version = 1;  // the ETag; bumped on every change, never reused for this lead
     RenderCache json;           // the API's JSON of this version, once someone asked for it
+    ListingSlot listing;
 };
 
 // How the store hands out a lead: shared, so a reader keeps the version it got.

@@ -120,8 +120,8 @@ public:
     // (newest first by default), as they all were at one instant: read under the workspace's
     // listing lock. Leads are immutable, so the pointers keep showing that instant whatever is
     // updated or deleted afterwards (what an export streams). Costs 16 bytes per matching lead,
-    // and holds the listing lock (shared) for one pass: O(matches x log n) at most (a lead read
-    // from an order that keeps plain pointers is looked up in the one that keeps its LeadPtr).
+    // and holds the listing lock (shared) for one pass over the range it reads (and the sort of
+    // the matches where workspace_index.hpp says a query sorts them).
     std::vector<LeadPtr> list_all(WorkspaceId ws, const ListQuery& filters) const;
 
     // Batches. AllOrNothing (?atomic=true): every item applied, or none. The items' shards are locked (ascending),

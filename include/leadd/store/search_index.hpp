@@ -45,7 +45,7 @@ public:
     // Create (previous null), or update (previous = the lead's old state, same id). An update
     // whose name and email fold to the same text only swaps the stored pointer. The index keeps
     // plain pointers: the caller keeps every lead it holds alive until it is replaced or erased
-    // here (WorkspaceIndex's createdAt order owns them). Owning pointers in a std::vector made
+    // here (WorkspaceIndex's cells own them). Owning pointers in a std::vector made
     // each growth by a quarter copy every one into fresh memory in one request: a create at
     // 3.2M leads of one workspace took 143 ms.
     void put(const Lead& lead, const Lead* previous);

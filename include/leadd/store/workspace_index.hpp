@@ -3,8 +3,7 @@
 // page, its exact total and a cursor step cost O(log n + limit) whatever the offset.
 //
 // Orders (each a CountedTree, ascending; a descending listing walks it backwards):
-//   createdAt: all leads (the tree that owns the LeadPtrs), per status, per source, per
-//              (status, source)
+//   createdAt: all leads, per status, per source, per (status, source)
 //   updatedAt: all leads, per status
 //   name:      all leads, per status
 // Sort keys end with the id, so every order is total and a cursor position is exact. Sources
@@ -12,12 +11,15 @@
 // a source's leads one contiguous range of it, so a workspace with many distinct sources costs
 // no tree per source.
 //
+// Every entry points at its lead's cell (ListedLead: one per lead, which owns the lead's current
+// LeadPtr), not at the lead: an update repoints the cell once and leaves alone every order whose
+// key it did not change. Repointing an entry in every order cost a descent into a cold leaf per
+// order at a million leads.
+//
 // A query reads the tree whose order is the query's sort and whose facet covers its status and
 // source filters; createdAfter/createdBefore (on createdAt order) and updatedAfter (on updatedAt
-// order) become a rank range. Exact: O(log n + limit), where a page read from an order that
-// keeps plain pointers looks each lead's LeadPtr up in the createdAt order (O(limit log n),
-// ~0.05 us per lead at 1M). Filters that tree cannot express are verified lead by lead over its
-// range (a scan of that range, O(range)):
+// order) become a rank range. Exact: O(log n + limit). Filters that tree cannot express are
+// verified lead by lead over its range (a scan of that range, O(range)):
 //   - sort=createdAt with updatedAfter
 //   - sort=updatedAt with source, createdAfter or createdBefore
 //   - sort=name with source or any time bound
@@ -31,13 +33,13 @@
 // back to ordering the matches, so a common needle's first pages cost O(limit x n/m), not O(m).
 //
 // Not thread-safe: the owner (LeadStore's per-workspace listing lock) serializes writers against
-// readers. Leads are immutable; the index keeps each lead's LeadPtr once, in the createdAt order
-// of all leads, and plain pointers in the other orders and the search index, which hold only
-// leads that order owns.
+// readers. Leads are immutable; the index keeps each lead's LeadPtr once, in its cell, and the
+// search index keeps plain pointers to the leads the cells own.
 //
-// Memory at 1 000 000 leads (test_list_index "[.memory]", node bytes counted): ~279 bytes per
-// lead for the orders (entries of 24-40 bytes in leaves ~80-95% full; ~230 before time and
-// source entries carried their ids), plus the search index.
+// Memory at 1 000 000 leads (test_list_index "[.memory]", node bytes counted): ~287 bytes per
+// lead for the orders (entries of 24-40 bytes in leaves ~80-95% full, and the 16-byte cell; 279
+// before the cells, ~230 before time and source entries carried their ids), plus the search
+// index.
 
 #include "leadd/store/counted_tree.hpp"
 #include "leadd/store/lead.hpp"
@@ -54,6 +56,12 @@
 
 namespace leadd::store {
 
+// A listed lead's cell: its current state. Allocated when the lead enters the index, repointed
+// by each update, freed when the lead leaves; the lead's ListingSlot points back at it.
+struct ListedLead {
+    LeadPtr current;
+};
+
 namespace listing_order {
 
 // A createdAt or updatedAt position: the time, then the id.
@@ -64,14 +72,12 @@ struct TimeBound {
 
 // (time, id) order. The entry carries the id: createdAt and updatedAt tie by the dozen (an
 // import stamps a thousand leads in one millisecond), and a tie read through the pointer is a
-// cache miss into a lead on every step of a descent among them. Pointer is `const Lead*`, or
-// LeadPtr for the tree that owns the leads.
-template <class Pointer>
+// cache miss into a lead on every step of a descent among them.
 struct ByTime {
     struct Entry {
         Millis time = 0;
         LeadId id = 0;
-        Pointer lead{};
+        const ListedLead* listed = nullptr;
     };
     using Bound = TimeBound;
     static Bound bound_of(const Entry& e) { return {e.time, e.id}; }
@@ -86,7 +92,7 @@ struct BySourceThenTime {
         std::uint32_t source = 0;
         Millis time = 0;
         LeadId id = 0;
-        const Lead* lead = nullptr;
+        const ListedLead* listed = nullptr;
     };
     struct Bound {
         std::uint64_t source = 0;  // 64 bits: a range's end is "the next source" even after the last
@@ -118,7 +124,7 @@ struct ByName {
     struct Entry {
         Key key;
         LeadId id = 0;
-        const Lead* lead = nullptr;
+        const ListedLead* listed = nullptr;  // its state's name is the entry's while it is listed
     };
     struct Bound {
         Key key;
@@ -140,7 +146,7 @@ struct ByName {
     }
 
 private:
-    static std::string_view name_of(const Entry& e) { return e.lead->name; }
+    static std::string_view name_of(const Entry& e) { return e.listed->current->name; }
     static std::string_view name_of(const Bound& b) { return b.name; }
     template <class T>
     static LeadId id_of(const T& t) { return t.id; }
@@ -150,9 +156,15 @@ private:
 
 class WorkspaceIndex {
 public:
+    WorkspaceIndex() = default;
+    WorkspaceIndex(const WorkspaceIndex&) = delete;
+    WorkspaceIndex& operator=(const WorkspaceIndex&) = delete;
+    ~WorkspaceIndex();
+
     // A create (previous null) or an update: `previous` is the state the index holds for the
-    // lead, which `lead` replaces. Puts in ascending createdAt order (a create is the newest;
-    // recovery restores oldest first) append to every createdAt order, the cheap path.
+    // lead (the object put last, not a copy), which `lead` replaces; an update keeps createdAt.
+    // Puts in ascending createdAt order (a create is the newest; recovery restores oldest first)
+    // append to every createdAt order, the cheap path.
     void put(const LeadPtr& lead, const Lead* previous);
     void erase(const Lead& lead);
 
@@ -165,8 +177,7 @@ public:
     std::size_t memory_bytes() const;
 
 private:
-    using CreatedOrder = CountedTree<listing_order::ByTime<LeadPtr>>;
-    using TimeOrder = CountedTree<listing_order::ByTime<const Lead*>>;
+    using TimeOrder = CountedTree<listing_order::ByTime>;
     using SourceOrder = CountedTree<listing_order::BySourceThenTime>;
     using NameOrder = CountedTree<listing_order::ByName>;
     struct SourceNumber {
@@ -174,14 +185,13 @@ private:
         std::uint32_t leads;  // the number goes with the last lead of the source
     };
 
-    void add(const LeadPtr& lead);              // into every order but created_
-    void remove(const Lead& lead);              // from every order but created_
-    // An update: `lead` replaces `previous` in every order but created_.
-    void move(const Lead& lead, const Lead& previous);
+    void add(const ListedLead& cell);           // into every order but created_
+    void remove(const Lead& lead, const ListedLead& cell);  // from every order but created_
+    // An update: the cell, which holds `previous`, gets `lead`; orders whose key changed move it.
+    void move(ListedLead& cell, const LeadPtr& lead, const Lead& previous);
     std::uint32_t intern_source(const std::string& source);
     void release_source(const std::string& source);
     const SourceNumber* find_source(const std::string& source) const;
-    LeadPtr owned(const Lead* lead) const;      // the LeadPtr created_ holds for `lead`
     ListPage read(const ListQuery& query, std::size_t skip, std::size_t limit) const;
     // A search that is the query's only filter, by page: walks the sort order from its start; null
     // when ordering every match is expected to cost less (see the definition).
@@ -189,7 +199,7 @@ private:
     ListPage read_matches(std::vector<const Lead*> matches, const ListQuery& query, std::size_t skip,
                           std::size_t limit) const;
 
-    CreatedOrder created_;
+    TimeOrder created_;
     TimeOrder updated_;
     NameOrder by_name_;
     std::array<TimeOrder, status_count> created_by_status_;
