@@ -34,11 +34,20 @@ function M.init_thread(tid)
     M.created = 0
 end
 
--- The ids are kept as one string of equal-width ids (leadd's ids all have one width), not as
--- a table of strings: LuaJIT's collector marks a table's slots in one step, and a million of
+-- The ids are kept as one block of equal-width ids (leadd's ids all have one width), not as a
+-- table of strings: LuaJIT's collector marks a table's slots in one step, and a million of
 -- them pointing at a million strings stalled wrk for ~80 ms each collection cycle (at
 -- 1 000 000 seeded leads, wrk's p99 for PUT was 20-40 ms while leadd's own request durations
--- stayed under 2.5 ms).
+-- stayed under 2.5 ms). And the block lives outside the Lua heap (malloc through the FFI): as one
+-- 21 MB Lua string it made the live heap so large that the collector, which starts a cycle when
+-- the heap has grown by its pause (200 %) over what the last cycle left, let ~40 MB of request
+-- strings pile up between cycles and then stalled wrk for milliseconds: at 1 000 000 leads
+-- wrk's own GET p99 was 9-17 ms (leadd idle in epoll a quarter of the time), 0.9-1.0 ms once
+-- the collector ran at a small heap. With the block outside, the heap is the same small one at
+-- every lead count.
+local ffi = require("ffi")
+ffi.cdef("void *malloc(size_t size);")
+
 function M.read_ids()
     local path = os.getenv("LEADD_IDS")
     assert(path and path ~= "", "set LEADD_IDS to a file of lead ids")
@@ -50,15 +59,18 @@ function M.read_ids()
         end
     end
     assert(#list > 0, "no ids in " .. path)
-    local ids = {packed = table.concat(list), width = #list[1], count = #list}
-    list = nil
+    local packed = table.concat(list)
+    local block = ffi.cast("char *", ffi.C.malloc(#packed))  -- never freed: wrk's life
+    assert(block ~= nil, "out of memory for " .. #packed .. " bytes of ids")
+    ffi.copy(block, packed, #packed)
+    local ids = {block = block, width = #list[1], count = #list}
+    list, packed = nil, nil
     collectgarbage("collect")  -- the million strings go now, not in the middle of a run
     return ids
 end
 
 function M.random_id(ids)
-    local from = (math.random(1, ids.count) - 1) * ids.width + 1
-    return ids.packed:sub(from, from + ids.width - 1)
+    return ffi.string(ids.block + (math.random(1, ids.count) - 1) * ids.width, ids.width)
 end
 
 -- A create body with an email no other request of this run (any thread, any connection) sends.
