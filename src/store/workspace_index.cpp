@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cassert>
 #include <limits>
-#include <utility>
 
 namespace leadd::store {
 
@@ -207,7 +206,7 @@ void WorkspaceIndex::move(ListedLead& cell, const LeadPtr& lead_ptr, const Lead&
     const Lead& lead = *lead_ptr;
     const std::size_t s = status_index(lead.status);
     const std::size_t was = status_index(previous.status);
-    const bool restatused = s != was;
+    const bool status_changed = s != was;
     const bool renamed = lead.name != previous.name;
     const bool resourced = lead.source != previous.source;
     const LeadId id = lead.id;
@@ -217,33 +216,31 @@ void WorkspaceIndex::move(ListedLead& cell, const LeadPtr& lead_ptr, const Lead&
     const TimeBound updated_before{previous.updated_at, id};
     updated_.erase(updated_before);
     updated_by_status_[was].erase(updated_before);
-    if (restatused) created_by_status_[was].erase(TimeBound{previous.created_at, id});
+    if (status_changed) created_by_status_[was].erase(TimeBound{previous.created_at, id});
     const ByName::Entry name_before{ByName::key_of(previous.name), id, &cell};
     if (renamed) by_name_.erase(name_before);
-    if (renamed || restatused) name_by_status_[was].erase(name_before);
+    if (renamed || status_changed) name_by_status_[was].erase(name_before);
     // A source's number is looked up (or interned) before the previous source is released: the
     // release may drop the previous number, and the erases still need it.
     std::optional<std::uint32_t> source_now;
     if (lead.source) source_now = resourced ? intern_source(*lead.source) : find_source(*lead.source)->number;
-    if (previous.source && (resourced || restatused)) {
+    if (previous.source && (resourced || status_changed)) {
         const SourceBound at{find_source(*previous.source)->number, previous.created_at, id};
         if (resourced) created_by_source_.erase(at);
         created_by_status_source_[was].erase(at);
     }
     if (resourced && previous.source) release_source(*previous.source);
 
-    // The previous state stays alive until the end (the caller's pointer may be its last owner
-    // besides the cell).
-    const LeadPtr held = std::exchange(cell.current, lead_ptr);
+    cell.current = lead_ptr;  // the caller still holds `previous`
 
     // Into the orders it left, at the new keys.
     updated_.insert({lead.updated_at, id, &cell});
     updated_by_status_[s].insert({lead.updated_at, id, &cell});
-    if (restatused) created_by_status_[s].insert({lead.created_at, id, &cell});
+    if (status_changed) created_by_status_[s].insert({lead.created_at, id, &cell});
     const ByName::Entry name_now{renamed ? ByName::key_of(lead.name) : name_before.key, id, &cell};
     if (renamed) by_name_.insert(name_now);
-    if (renamed || restatused) name_by_status_[s].insert(name_now);
-    if (source_now && (resourced || restatused)) {
+    if (renamed || status_changed) name_by_status_[s].insert(name_now);
+    if (source_now && (resourced || status_changed)) {
         const SourceOrder::Entry at{*source_now, lead.created_at, id, &cell};
         if (resourced) created_by_source_.insert(at);
         created_by_status_source_[s].insert(at);

@@ -258,7 +258,7 @@ TEST_CASE("every list answer equals a brute-force scan after random creates, upd
 // did; in a name order two names that share their first 23 bytes are told apart by the names
 // themselves, read through the lead's cell, which must still hold the old name while the old
 // entry is found and erased (else it stays, and the lead lists twice).
-TEST_CASE("a lead renamed between long names that share 23 bytes, or restatused, lists once, in place",
+TEST_CASE("a lead renamed between long names that share 23 bytes, or given another status, lists once, in place",
           "[list_index]") {
     LeadStore store;
     const std::vector<std::string> names{"Alexander Smith-Jonesbury", "Alexander Smith-Jonesbura",
@@ -289,8 +289,8 @@ TEST_CASE("a lead renamed between long names that share 23 bytes, or restatused,
     for (const LeadId id : ids) leads.push_back(store.get(ws_a, id));
     for (const SortField sort : {SortField::Name, SortField::CreatedAt, SortField::UpdatedAt})
         for (const std::optional<Status> status : {std::optional<Status>{}, std::optional(Status::New)})
-            for (const std::optional<std::string> source : {std::optional<std::string>{}, std::optional<std::string>("web"),
-                                                            std::optional<std::string>("ads")}) {
+            for (const std::optional<std::string>& source :
+                 {std::optional<std::string>{}, std::optional<std::string>("web"), std::optional<std::string>("ads")}) {
                 ListQuery q;
                 q.sort = sort;
                 q.status = status;
