@@ -52,43 +52,31 @@ private:
     mutable std::atomic<const std::string*> slot_{nullptr};
 };
 
-// Where the workspace's search index keeps this lead (SearchIndex's slot number), so that an
-// update or erase finds it without a table of its own. Written and read only by SearchIndex,
-// under the workspace's listing lock. Like RenderCache, not part of the lead's value: a copy is
-// a new lead that no index holds yet, so copying neither reads nor carries the number (a copy
-// made under a shard lock never races the index renumbering the original).
-class SearchSlot {
+// Where an index of the lead's workspace keeps this lead, carried by the lead so that an update
+// or erase finds it without a table (or a descent) of its own. Written and read only by that
+// index, under the workspace's listing lock, and only while the index holds this state of the
+// lead. Like RenderCache, not part of the lead's value: a copy is a new lead that no index holds
+// yet, so copying neither reads nor carries the place (a copy made under a shard lock never
+// races the index moving the original).
+template <class Place, Place nowhere>
+class IndexPlace {
 public:
-    static constexpr std::uint32_t none = ~std::uint32_t{0};
-    SearchSlot() = default;
-    SearchSlot(const SearchSlot&) noexcept {}
-    SearchSlot& operator=(const SearchSlot&) noexcept { return *this; }
+    static constexpr Place none = nowhere;
+    IndexPlace() = default;
+    IndexPlace(const IndexPlace&) noexcept {}
+    IndexPlace& operator=(const IndexPlace&) noexcept { return *this; }
 
-    std::uint32_t get() const { return slot_; }
-    void set(std::uint32_t slot) const { slot_ = slot; }
+    Place get() const { return place_; }
+    void set(Place place) const { place_ = place; }
 
 private:
-    mutable std::uint32_t slot_ = none;
+    mutable Place place_ = nowhere;
 };
 
 struct ListedLead;  // workspace_index.hpp: the listing index's cell for one lead
 
-// Where the workspace's listing index keeps this lead (its ListedLead cell), so that an update
-// or erase finds it without a descent. Written and read only by WorkspaceIndex, under the
-// workspace's listing lock, and only while the index holds this state of the lead (an older
-// state's cell may be gone). Not part of the lead's value, as SearchSlot.
-class ListingSlot {
-public:
-    ListingSlot() = default;
-    ListingSlot(const ListingSlot&) noexcept {}
-    ListingSlot& operator=(const ListingSlot&) noexcept { return *this; }
-
-    ListedLead* get() const { return cell_; }
-    void set(ListedLead* cell) const { cell_ = cell; }
-
-private:
-    mutable ListedLead* cell_ = nullptr;
-};
+using SearchSlot = IndexPlace<std::uint32_t, ~std::uint32_t{0}>;  // SearchIndex's slot number
+using ListingSlot = IndexPlace<ListedLead*, nullptr>;              // WorkspaceIndex's cell
 
 // A lead's metadata, kept as the compact JSON text of the object (what boost::json::serialize
 // writes, so equal objects built the same way have equal text): answers and log records copy
