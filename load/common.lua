@@ -39,12 +39,12 @@ end
 -- them pointing at a million strings stalled wrk for ~80 ms each collection cycle (at
 -- 1 000 000 seeded leads, wrk's p99 for PUT was 20-40 ms while leadd's own request durations
 -- stayed under 2.5 ms). And the block lives outside the Lua heap (malloc through the FFI): as one
--- 21 MB Lua string it made the live heap so large that the collector, which starts a cycle when
--- the heap has grown by its pause (200 %) over what the last cycle left, let ~40 MB of request
--- strings pile up between cycles and then stalled wrk for milliseconds: at 1 000 000 leads
--- wrk's own GET p99 was 9-17 ms (leadd idle in epoll a quarter of the time), 0.9-1.0 ms once
--- the collector ran at a small heap. With the block outside, the heap is the same small one at
--- every lead count.
+-- 21 MB Lua string it made the live heap large, and the collector starts a cycle once the heap
+-- reaches its pause (200 %) of what the last cycle left alive, so about as much again in request
+-- strings piled up between cycles (an estimate from that setting) and each cycle stalled wrk
+-- for milliseconds: at 1 000 000 leads wrk's own GET p99 was 9-17 ms (leadd idle in epoll a
+-- quarter of the time); with the pause at 10 % instead (tried, not kept) 0.86-1.02 ms, and
+-- with the block outside 0.84-0.94 ms. The heap is now the same small one at every lead count.
 local ffi = require("ffi")
 ffi.cdef("void *malloc(size_t size);")
 
