@@ -15,6 +15,16 @@
 //   bool less(a, b)          for every pair of Entry and Bound: a total order, the same on both
 // Entries are unique (the order is total: sort keys end with an id).
 //
+// Categories (optional): a Traits that also supplies
+//   static constexpr std::size_t categories      N, small
+//   unsigned category_of(Entry)                  0..N-1, not part of the order
+//   void set_category(Entry&, unsigned)
+// gets, in every inner node, each child's entries counted per category as well, so one
+// category's entries rank, select and iterate in O(log n) as if they were a tree of their own,
+// and an entry changes category in place (recategorize: one descent, no erase and insert). A
+// listing keeps one order per sort with each lead's status as its category instead of an order
+// per sort and status, so a status change is a count moved on one path per order.
+//
 // Memory: a full leaf first passes entries to a neighbour with room, and splits only when both
 // neighbours are (nearly) full; a split by an entry near the leaf's end is made at that entry.
 // So runs of (nearly) ascending inserts (recovery, the createdAt/updatedAt orders, each source's
@@ -31,13 +41,47 @@
 
 namespace leadd::store {
 
+namespace counted_tree_detail {
+template <class Traits>
+constexpr std::size_t categories_of() {
+    if constexpr (requires { Traits::categories; }) return Traits::categories;
+    else return 0;
+}
+}  // namespace counted_tree_detail
+
 template <class Traits, std::size_t LeafCapacity = 64, std::size_t InnerCapacity = 64>
 class CountedTree {
 public:
     using Entry = typename Traits::Entry;
     using Bound = typename Traits::Bound;
+    static constexpr std::size_t categories = counted_tree_detail::categories_of<Traits>();
 
 private:
+    static unsigned category(const Entry& e) {
+        if constexpr (categories > 0) return Traits::category_of(e);
+        else return 0;
+    }
+    // A subtree's (or a run of entries') entries, in all and per category. Per category in 32
+    // bits: an order holds far fewer than 4 billion entries of any one category.
+    struct Counts {
+        std::size_t all = 0;
+        [[no_unique_address]] std::array<std::uint32_t, categories> by{};
+        void add(const Entry& e) {
+            ++all;
+            if constexpr (categories > 0) ++by[category(e)];
+        }
+        Counts& operator+=(const Counts& o) {
+            all += o.all;
+            for (std::size_t c = 0; c < categories; ++c) by[c] += o.by[c];
+            return *this;
+        }
+        Counts& operator-=(const Counts& o) {
+            all -= o.all;
+            for (std::size_t c = 0; c < categories; ++c) by[c] -= o.by[c];
+            return *this;
+        }
+    };
+
     struct Node {
         bool is_leaf;
         std::uint16_t count = 0;  // entries (leaf) or children (inner)
@@ -52,6 +96,8 @@ private:
     struct Inner : Node {
         Inner() : Node(false) {}
         std::array<std::size_t, InnerCapacity> sizes;
+        // [category][child]: one category's counts are contiguous, what a select in it scans.
+        [[no_unique_address]] std::array<std::array<std::uint32_t, InnerCapacity>, categories> category_sizes;
         std::array<Node*, InnerCapacity> children;
         std::array<Bound, InnerCapacity - 1> separators;
     };
@@ -98,6 +144,71 @@ public:
         unsigned pos_ = 0;
     };
 
+    // One category's entries in order. A step looks at the rest of the current leaf and then at
+    // the next one (where a common category's next entry nearly always is) and otherwise selects
+    // the next rank from the root, so a step costs O(leaf + log n) however far apart a rare
+    // category's entries are.
+    class category_iterator {
+    public:
+        using iterator_category = std::bidirectional_iterator_tag;
+        using value_type = Entry;
+        using difference_type = std::ptrdiff_t;
+        using pointer = const Entry*;
+        using reference = const Entry&;
+
+        category_iterator() = default;
+        const Entry& operator*() const { return leaf_->entries[pos_]; }
+        const Entry* operator->() const { return &leaf_->entries[pos_]; }
+        // How many entries of the category come before this one.
+        std::size_t rank() const { return rank_; }
+        category_iterator& operator++() {
+            if (++rank_ >= tree_->size(category_)) return *this = tree_->end(category_);
+            if (find_forward(leaf_, pos_ + 1) || (leaf_->next != nullptr && find_forward(leaf_->next, 0)))
+                return *this;
+            return *this = tree_->select(rank_, category_);
+        }
+        category_iterator& operator--() {
+            if (leaf_ == nullptr) return *this = tree_->select(tree_->size(category_) - 1, category_);
+            --rank_;
+            if (find_backward(leaf_, pos_) || (leaf_->prev != nullptr && find_backward(leaf_->prev, leaf_->prev->count)))
+                return *this;
+            return *this = tree_->select(rank_, category_);
+        }
+        bool operator==(const category_iterator& other) const {
+            return leaf_ == other.leaf_ && pos_ == other.pos_;
+        }
+
+    private:
+        friend class CountedTree;
+        // The first entry of the category in `leaf` at or after `from` / the last one before `to`.
+        bool find_forward(const Leaf* leaf, unsigned from) {
+            for (unsigned p = from; p < leaf->count; ++p)
+                if (category(leaf->entries[p]) == category_) {
+                    leaf_ = leaf;
+                    pos_ = p;
+                    return true;
+                }
+            return false;
+        }
+        bool find_backward(const Leaf* leaf, unsigned to) {
+            for (unsigned p = to; p-- > 0;)
+                if (category(leaf->entries[p]) == category_) {
+                    leaf_ = leaf;
+                    pos_ = p;
+                    return true;
+                }
+            return false;
+        }
+        category_iterator(const CountedTree* tree, const Leaf* leaf, unsigned pos, unsigned category,
+                          std::size_t rank)
+            : tree_(tree), leaf_(leaf), pos_(pos), category_(category), rank_(rank) {}
+        const CountedTree* tree_ = nullptr;
+        const Leaf* leaf_ = nullptr;  // null: end
+        unsigned pos_ = 0;
+        unsigned category_ = 0;
+        std::size_t rank_ = 0;
+    };
+
     CountedTree() = default;
     CountedTree(const CountedTree&) = delete;
     CountedTree& operator=(const CountedTree&) = delete;
@@ -131,10 +242,10 @@ public:
             last_->entries[last_->count++] = entry;
             for (Node* node = root_; !node->is_leaf;) {
                 auto* inner = static_cast<Inner*>(node);
-                ++inner->sizes[inner->count - 1u];
+                count_in(inner, inner->count - 1u, entry);
                 node = inner->children[inner->count - 1u];
             }
-            ++size_;
+            count_in_tree(entry);
             return true;
         }
         Path path;
@@ -154,10 +265,10 @@ public:
         for (std::size_t level = levels_to_count; level-- > 0;) {
             auto [inner, child] = path.steps[level];
             if (split.right == nullptr) {
-                ++inner->sizes[child];
+                count_in(inner, child, entry);
                 continue;
             }
-            inner->sizes[child] = split.left_size;
+            set_counts(inner, child, split.left);
             split = insert_child(inner, child + 1, split);
         }
         if (split.right != nullptr) {
@@ -166,12 +277,12 @@ public:
             root->count = 2;
             root->children[0] = root_;
             root->children[1] = split.right;
-            root->sizes[0] = split.left_size;
-            root->sizes[1] = split.right_size;
+            set_counts(root, 0, split.left);
+            set_counts(root, 1, split.right_counts);
             root->separators[0] = std::move(split.separator);
             root_ = root;
         }
-        ++size_;
+        count_in_tree(entry);
         return true;
     }
 
@@ -183,26 +294,17 @@ public:
         Leaf* leaf = descend(probe, path);
         const auto pos = static_cast<unsigned>(lower_in_leaf(leaf, probe) - leaf->entries.data());
         if (pos == leaf->count || Traits::less(probe, leaf->entries[pos])) return false;
+        const unsigned erased_category = category(leaf->entries[pos]);
         std::move(leaf->entries.data() + pos + 1, leaf->entries.data() + leaf->count, leaf->entries.data() + pos);
         leaf->entries[--leaf->count] = Entry{};  // release what the entry holds now, not at reuse
         for (std::size_t level = 0; level < path.depth; ++level) {
             auto [inner, child] = path.steps[level];
             --inner->sizes[child];
+            if constexpr (categories > 0) --inner->category_sizes[erased_category][child];
         }
         --size_;
+        if constexpr (categories > 0) --category_sizes_[erased_category];
         rebalance_after_erase(leaf, path);
-        return true;
-    }
-
-    // Replaces the entry equal to `entry` with it (same order position, other payload); false
-    // when there is none.
-    bool replace(const Entry& entry) {
-        if (root_ == nullptr) return false;
-        Path path;
-        Leaf* leaf = descend(entry, path);
-        const auto pos = static_cast<unsigned>(lower_in_leaf(leaf, entry) - leaf->entries.data());
-        if (pos == leaf->count || Traits::less(entry, leaf->entries[pos])) return false;
-        leaf->entries[pos] = entry;
         return true;
     }
 
@@ -238,6 +340,66 @@ public:
         return iterator(this, static_cast<const Leaf*>(node), static_cast<unsigned>(k));
     }
 
+    // The same for one category (Traits with categories only): its entries, how many of them
+    // are less than / not greater than `probe`, the one with `k` of them before it.
+    std::size_t size(unsigned category) const { return category_sizes_[category]; }
+    template <class Probe>
+    std::size_t rank_lower(const Probe& probe, unsigned category) const { return rank_in(probe, false, category); }
+    template <class Probe>
+    std::size_t rank_upper(const Probe& probe, unsigned category) const { return rank_in(probe, true, category); }
+    category_iterator end(unsigned category) const {
+        return category_iterator(this, nullptr, 0, category, size(category));
+    }
+    category_iterator select(std::size_t k, unsigned c) const {
+        if (k >= size(c)) return end(c);
+        const std::size_t rank = k;
+        std::size_t in_node = size(c);  // the category's entries under `node`
+        const Node* node = root_;
+        while (!node->is_leaf) {
+            const auto* inner = static_cast<const Inner*>(node);
+            const auto& sizes = inner->category_sizes[c];
+            unsigned child = 0;
+            while (k >= sizes[child]) k -= sizes[child++];
+            in_node = sizes[child];
+            node = inner->children[child];
+        }
+        // Counted from the nearer end of the leaf: the last page of a descending listing is the
+        // last entries of the last leaf.
+        const auto* leaf = static_cast<const Leaf*>(node);
+        unsigned pos = 0;
+        if (k < in_node / 2) {
+            for (;; ++pos)
+                if (category(leaf->entries[pos]) == c && k-- == 0) break;
+        } else {
+            std::size_t from_end = in_node - 1 - k;
+            for (pos = leaf->count - 1u;; --pos)
+                if (category(leaf->entries[pos]) == c && from_end-- == 0) break;
+        }
+        return category_iterator(this, leaf, pos, c, rank);
+    }
+
+    // The entry equal to `probe` is of `category` from now on; its place in the order stays.
+    // False (nothing changes) when there is none.
+    template <class Probe>
+    bool recategorize(const Probe& probe, unsigned c) {
+        if (root_ == nullptr) return false;
+        Path path;
+        Leaf* leaf = descend(probe, path);
+        const auto pos = static_cast<unsigned>(lower_in_leaf(leaf, probe) - leaf->entries.data());
+        if (pos == leaf->count || Traits::less(probe, leaf->entries[pos])) return false;
+        const unsigned was = category(leaf->entries[pos]);
+        if (was == c) return true;
+        Traits::set_category(leaf->entries[pos], c);
+        for (std::size_t level = 0; level < path.depth; ++level) {
+            auto [inner, child] = path.steps[level];
+            --inner->category_sizes[was][child];
+            ++inner->category_sizes[c][child];
+        }
+        --category_sizes_[was];
+        ++category_sizes_[c];
+        return true;
+    }
+
     void swap(CountedTree& other) noexcept {
         std::swap(root_, other.root_);
         std::swap(first_, other.first_);
@@ -245,6 +407,7 @@ public:
         std::swap(size_, other.size_);
         std::swap(leaves_, other.leaves_);
         std::swap(inners_, other.inners_);
+        std::swap(category_sizes_, other.category_sizes_);
     }
 
 private:
@@ -264,8 +427,64 @@ private:
     struct Split {
         Node* right = nullptr;  // the new right sibling, or null: no split
         Bound separator{};
-        std::size_t left_size = 0, right_size = 0;
+        Counts left, right_counts;
     };
+
+    // Child `child` of `inner` gained `entry` / holds `counts`.
+    static void count_in(Inner* inner, unsigned child, const Entry& entry) {
+        ++inner->sizes[child];
+        if constexpr (categories > 0) ++inner->category_sizes[category(entry)][child];
+    }
+    void count_in_tree(const Entry& entry) {
+        ++size_;
+        if constexpr (categories > 0) ++category_sizes_[category(entry)];
+    }
+    static Counts counts_of(const Inner* inner, unsigned child) {
+        Counts counts;
+        counts.all = inner->sizes[child];
+        for (std::size_t c = 0; c < categories; ++c) counts.by[c] = inner->category_sizes[c][child];
+        return counts;
+    }
+    static void set_counts(Inner* inner, unsigned child, const Counts& counts) {
+        inner->sizes[child] = counts.all;
+        for (std::size_t c = 0; c < categories; ++c) inner->category_sizes[c][child] = counts.by[c];
+    }
+    static void add_counts(Inner* inner, unsigned child, const Counts& counts) {
+        Counts sum = counts_of(inner, child);
+        set_counts(inner, child, sum += counts);
+    }
+    static void subtract_counts(Inner* inner, unsigned child, const Counts& counts) {
+        Counts rest = counts_of(inner, child);
+        set_counts(inner, child, rest -= counts);
+    }
+    static Counts counts_of(const Entry* first, const Entry* last) {
+        Counts counts;
+        if constexpr (categories > 0) {
+            for (const Entry* e = first; e != last; ++e) counts.add(*e);
+        } else {
+            counts.all = static_cast<std::size_t>(last - first);
+        }
+        return counts;
+    }
+    static Counts counts_of(const Leaf* leaf) { return counts_of(leaf->entries.data(), leaf->entries.data() + leaf->count); }
+    static Counts counts_of(const Inner* inner) {
+        Counts counts;
+        for (unsigned i = 0; i < inner->count; ++i) counts += counts_of(inner, i);
+        return counts;
+    }
+    // Moves the counts of `inner`'s children [first, last) to start at `to` in `into` (which may
+    // be `inner`, either way of overlap), as std::move / std::move_backward move the children.
+    static void move_counts(Inner* inner, unsigned first, unsigned last, Inner* into, unsigned to) {
+        const auto move_array = [&](auto& from_array, auto& to_array) {
+            if (to <= first || into != inner)
+                std::move(from_array.data() + first, from_array.data() + last, to_array.data() + to);
+            else
+                std::move_backward(from_array.data() + first, from_array.data() + last,
+                                   to_array.data() + to + (last - first));
+        };
+        move_array(inner->sizes, into->sizes);
+        for (std::size_t c = 0; c < categories; ++c) move_array(inner->category_sizes[c], into->category_sizes[c]);
+    }
 
     // A node's keys (an inner node's separators, a leaf's entries) are 1-4 KiB, and a binary
     // search among them touches five or six cache lines, each address known only once the line
@@ -336,6 +555,24 @@ private:
         return {iterator(this, leaf, pos), rank};
     }
 
+    // How many entries of category `c` are less than (upper: not greater than) the probe.
+    template <class Probe>
+    std::size_t rank_in(const Probe& probe, bool upper, unsigned c) const {
+        if (root_ == nullptr) return 0;
+        std::size_t rank = 0;
+        const Node* node = root_;
+        while (!node->is_leaf) {
+            const auto* inner = static_cast<const Inner*>(node);
+            const unsigned child = child_for(inner, probe);
+            for (unsigned i = 0; i < child; ++i) rank += inner->category_sizes[c][i];
+            node = inner->children[child];
+        }
+        const auto* leaf = static_cast<const Leaf*>(node);
+        const Entry* slot = upper ? upper_in_leaf(leaf, probe) : lower_in_leaf(leaf, probe);
+        for (const Entry* e = leaf->entries.data(); e != slot; ++e) rank += category(*e) == c;
+        return rank;
+    }
+
     Split insert_in_leaf(Leaf* leaf, unsigned pos, const Entry& entry) {
         if (leaf->count < LeafCapacity) {
             insert_at(leaf, pos, entry);
@@ -360,7 +597,7 @@ private:
         leaf->next = right;
         if (split_at_entry || pos > keep) insert_at(right, pos - keep, entry);
         else insert_at(leaf, pos, entry);
-        return {right, Traits::bound_of(right->entries[0]), leaf->count, right->count};
+        return {right, Traits::bound_of(right->entries[0]), counts_of(leaf), counts_of(right)};
     }
 
     static void insert_at(Leaf* leaf, unsigned pos, const Entry& entry) {
@@ -377,6 +614,8 @@ private:
         if (child + 1u < parent->count) {
             auto* right = static_cast<Leaf*>(parent->children[child + 1]);
             if (const unsigned moved = (LeafCapacity - right->count) / 2; moved > 0) {
+                const Counts passed = counts_of(leaf->entries.data() + (LeafCapacity - moved),
+                                                leaf->entries.data() + LeafCapacity);
                 std::move_backward(right->entries.data(), right->entries.data() + right->count,
                                    right->entries.data() + right->count + moved);
                 std::move(leaf->entries.data() + (LeafCapacity - moved), leaf->entries.data() + LeafCapacity,
@@ -384,14 +623,14 @@ private:
                 for (unsigned i = LeafCapacity - moved; i < LeafCapacity; ++i) leaf->entries[i] = Entry{};
                 leaf->count = static_cast<std::uint16_t>(LeafCapacity - moved);
                 right->count = static_cast<std::uint16_t>(right->count + moved);
-                parent->sizes[child] -= moved;
-                parent->sizes[child + 1] += moved;
+                subtract_counts(parent, child, passed);
+                add_counts(parent, child + 1, passed);
                 if (pos <= leaf->count) {
                     insert_at(leaf, pos, entry);
-                    ++parent->sizes[child];
+                    count_in(parent, child, entry);
                 } else {
                     insert_at(right, pos - leaf->count, entry);
-                    ++parent->sizes[child + 1];
+                    count_in(parent, child + 1, entry);
                 }
                 parent->separators[child] = Traits::bound_of(right->entries[0]);
                 return true;
@@ -400,19 +639,20 @@ private:
         if (child > 0) {
             auto* left = static_cast<Leaf*>(parent->children[child - 1]);
             if (const unsigned moved = (LeafCapacity - left->count) / 2; moved > 0) {
+                const Counts passed = counts_of(leaf->entries.data(), leaf->entries.data() + moved);
                 std::move(leaf->entries.data(), leaf->entries.data() + moved, left->entries.data() + left->count);
                 std::move(leaf->entries.data() + moved, leaf->entries.data() + LeafCapacity, leaf->entries.data());
                 for (unsigned i = LeafCapacity - moved; i < LeafCapacity; ++i) leaf->entries[i] = Entry{};
                 left->count = static_cast<std::uint16_t>(left->count + moved);
                 leaf->count = static_cast<std::uint16_t>(LeafCapacity - moved);
-                parent->sizes[child - 1] += moved;
-                parent->sizes[child] -= moved;
+                add_counts(parent, child - 1, passed);
+                subtract_counts(parent, child, passed);
                 if (pos <= moved) {
                     insert_at(left, left->count - moved + pos, entry);
-                    ++parent->sizes[child - 1];
+                    count_in(parent, child - 1, entry);
                 } else {
                     insert_at(leaf, pos - moved, entry);
-                    ++parent->sizes[child];
+                    count_in(parent, child, entry);
                 }
                 parent->separators[child - 1] = Traits::bound_of(leaf->entries[0]);
                 return true;
@@ -438,12 +678,12 @@ private:
             // Right gets only the new child; the separator before it goes up.
             right->count = 1;
             right->children[0] = below.right;
-            right->sizes[0] = below.right_size;
+            set_counts(right, 0, below.right_counts);
             up.separator = std::move(below.separator);
         } else {
             const unsigned moved = InnerCapacity - keep;
             std::move(inner->children.data() + keep, inner->children.data() + InnerCapacity, right->children.data());
-            std::move(inner->sizes.data() + keep, inner->sizes.data() + InnerCapacity, right->sizes.data());
+            move_counts(inner, keep, InnerCapacity, right, 0);
             std::move(inner->separators.data() + keep, inner->separators.data() + (InnerCapacity - 1),
                       right->separators.data());
             up.separator = std::move(inner->separators[keep - 1]);
@@ -453,27 +693,21 @@ private:
             if (at <= keep) place_child(inner, at, below);
             else place_child(right, at - keep, below);
         }
-        up.left_size = subtree_size(inner);
-        up.right_size = subtree_size(right);
+        up.left = counts_of(inner);
+        up.right_counts = counts_of(right);
         return up;
     }
 
     static void place_child(Inner* inner, unsigned at, Split& below) {
         const unsigned n = inner->count;
         std::move_backward(inner->children.data() + at, inner->children.data() + n, inner->children.data() + n + 1);
-        std::move_backward(inner->sizes.data() + at, inner->sizes.data() + n, inner->sizes.data() + n + 1);
+        move_counts(inner, at, n, inner, at + 1);
         std::move_backward(inner->separators.data() + (at - 1), inner->separators.data() + (n - 1),
                            inner->separators.data() + n);
         inner->children[at] = below.right;
-        inner->sizes[at] = below.right_size;
+        set_counts(inner, at, below.right_counts);
         inner->separators[at - 1] = std::move(below.separator);
         ++inner->count;
-    }
-
-    static std::size_t subtree_size(const Inner* inner) {
-        std::size_t n = 0;
-        for (unsigned i = 0; i < inner->count; ++i) n += inner->sizes[i];
-        return n;
     }
 
     // Removes child `at` of `inner` (already emptied or merged away) with the separator that
@@ -481,7 +715,7 @@ private:
     static void remove_child(Inner* inner, unsigned at) {
         const unsigned n = inner->count;
         std::move(inner->children.data() + at + 1, inner->children.data() + n, inner->children.data() + at);
-        std::move(inner->sizes.data() + at + 1, inner->sizes.data() + n, inner->sizes.data() + at);
+        move_counts(inner, at + 1, n, inner, at);
         if (n > 1) {
             const unsigned sep = at == 0 ? 0 : at - 1;
             std::move(inner->separators.data() + sep + 1, inner->separators.data() + (n - 1),
@@ -521,7 +755,7 @@ private:
                     std::move(right->entries.data(), right->entries.data() + right->count,
                               leaf->entries.data() + leaf->count);
                     leaf->count = static_cast<std::uint16_t>(leaf->count + right->count);
-                    parent->sizes[child] += parent->sizes[child + 1];
+                    add_counts(parent, child, counts_of(parent, child + 1));
                     unlink(right);
                     remove_child(parent, child + 1);
                 }
@@ -531,7 +765,7 @@ private:
                     std::move(leaf->entries.data(), leaf->entries.data() + leaf->count,
                               left->entries.data() + left->count);
                     left->count = static_cast<std::uint16_t>(left->count + leaf->count);
-                    parent->sizes[child - 1] += parent->sizes[child];
+                    add_counts(parent, child - 1, counts_of(parent, child));
                     unlink(leaf);
                     remove_child(parent, child);
                 }
@@ -581,6 +815,7 @@ private:
     std::size_t size_ = 0;
     std::size_t leaves_ = 0;
     std::size_t inners_ = 0;
+    [[no_unique_address]] std::array<std::size_t, categories> category_sizes_{};
 };
 
 }  // namespace leadd::store
