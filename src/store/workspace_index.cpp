@@ -14,8 +14,6 @@ constexpr LeadId lowest_id = 0;
 constexpr LeadId highest_id = std::numeric_limits<LeadId>::max();
 constexpr Millis earliest = std::numeric_limits<Millis>::min();
 
-std::size_t status_index(Status s) { return static_cast<std::size_t>(s); }
-
 // The lead an order's entry stands for: its cell's current state.
 template <class Entry>
 const Lead& lead_of(const Entry& entry) { return *entry.listed->current; }
@@ -111,6 +109,31 @@ std::optional<std::size_t> cursor_rank_in(const Tree& tree, std::size_t lo, std:
     return std::clamp(rank, lo, hi);
 }
 
+// One status's entries of an order, ranked among themselves: what an order of its own for that
+// status would answer, read through the order's per-status counts.
+template <class Order>
+class StatusSlice {
+public:
+    StatusSlice(const Order& order, Status status) : order_(order), status_(static_cast<unsigned>(status)) {}
+    std::size_t size() const { return order_.size(status_); }
+    auto select(std::size_t k) const { return order_.select(k, status_); }
+    template <class Probe>
+    std::size_t rank_lower(const Probe& probe) const { return order_.rank_lower(probe, status_); }
+    template <class Probe>
+    std::size_t rank_upper(const Probe& probe) const { return order_.rank_upper(probe, status_); }
+
+private:
+    const Order& order_;
+    unsigned status_;
+};
+
+// `read(order)`, or `read(its slice)` when the query filters on a status.
+template <class Order, class Read>
+decltype(auto) with_status(const Order& order, const std::optional<Status>& status, Read&& read) {
+    if (status) return read(StatusSlice<Order>(order, *status));
+    return read(order);
+}
+
 }  // namespace
 
 namespace listing_order {
@@ -155,11 +178,12 @@ ListPosition position_of(const Lead& lead, SortField sort) {
 using listing_order::ByName;
 using listing_order::TimeBound;
 using SourceBound = listing_order::BySourceThenTime::Bound;
+using listing_order::CellRef;
 
 WorkspaceIndex::~WorkspaceIndex() {
     if (created_.size() == 0) return;
     auto it = created_.select(0);
-    for (std::size_t i = 0; i < created_.size(); ++i, ++it) delete it->listed;
+    for (std::size_t i = 0; i < created_.size(); ++i, ++it) delete it->listed.cell();
 }
 
 void WorkspaceIndex::put(const LeadPtr& lead, const Lead* previous) {
@@ -167,7 +191,7 @@ void WorkspaceIndex::put(const LeadPtr& lead, const Lead* previous) {
     if (!previous) {
         auto* cell = new ListedLead{lead};
         lead->listing.set(cell);
-        created_.insert({lead->created_at, lead->id, cell});
+        created_.insert({lead->created_at, lead->id, {cell, lead->status}});
         add(*cell);
         return;
     }
@@ -188,77 +212,53 @@ void WorkspaceIndex::erase(const Lead& lead) {
 
 void WorkspaceIndex::add(const ListedLead& cell) {
     const Lead& lead = *cell.current;
-    const std::size_t s = status_index(lead.status);
-    const ByName::Key name_key = ByName::key_of(lead.name);
-    updated_.insert({lead.updated_at, lead.id, &cell});
-    by_name_.insert({name_key, lead.id, &cell});
-    created_by_status_[s].insert({lead.created_at, lead.id, &cell});
-    updated_by_status_[s].insert({lead.updated_at, lead.id, &cell});
-    name_by_status_[s].insert({name_key, lead.id, &cell});
-    if (lead.source) {
-        const std::uint32_t source = intern_source(*lead.source);
-        created_by_source_.insert({source, lead.created_at, lead.id, &cell});
-        created_by_status_source_[s].insert({source, lead.created_at, lead.id, &cell});
-    }
+    const CellRef listed{&cell, lead.status};
+    updated_.insert({lead.updated_at, lead.id, listed});
+    by_name_.insert({ByName::key_of(lead.name), lead.id, listed});
+    if (lead.source) created_by_source_.insert({intern_source(*lead.source), lead.created_at, lead.id, listed});
 }
 
 void WorkspaceIndex::move(ListedLead& cell, const LeadPtr& lead_ptr, const Lead& previous) {
     const Lead& lead = *lead_ptr;
-    const std::size_t s = status_index(lead.status);
-    const std::size_t was = status_index(previous.status);
-    const bool status_changed = s != was;
+    const Status status = lead.status;
+    const bool status_changed = status != previous.status;
     const bool renamed = lead.name != previous.name;
     const bool resourced = lead.source != previous.source;
     const LeadId id = lead.id;
+    const CellRef listed{&cell, status};
 
-    // Out of every order whose key changed, while the cell still holds `previous` (the state the
-    // old entries' keys were made from: a name order compares long names through the cell).
-    const TimeBound updated_before{previous.updated_at, id};
-    updated_.erase(updated_before);
-    updated_by_status_[was].erase(updated_before);
-    if (status_changed) created_by_status_[was].erase(TimeBound{previous.created_at, id});
-    const ByName::Entry name_before{ByName::key_of(previous.name), id, &cell};
+    // While the cell still holds `previous` (the state the old entries' keys were made from: a
+    // name order compares long names through the cell): out of every order whose key changed,
+    // and a new status counted in those whose key did not.
+    updated_.erase(TimeBound{previous.updated_at, id});
+    if (status_changed) created_.recategorize(TimeBound{lead.created_at, id}, static_cast<unsigned>(status));
+    const ByName::Entry name_before{ByName::key_of(previous.name), id, listed};
     if (renamed) by_name_.erase(name_before);
-    if (renamed || status_changed) name_by_status_[was].erase(name_before);
+    else if (status_changed) by_name_.recategorize(name_before, static_cast<unsigned>(status));
     // A source's number is looked up (or interned) before the previous source is released: the
-    // release may drop the previous number, and the erases still need it.
+    // release may drop the previous number, and the erase still needs it.
     std::optional<std::uint32_t> source_now;
     if (lead.source) source_now = resourced ? intern_source(*lead.source) : find_source(*lead.source)->number;
     if (previous.source && (resourced || status_changed)) {
         const SourceBound at{find_source(*previous.source)->number, previous.created_at, id};
         if (resourced) created_by_source_.erase(at);
-        created_by_status_source_[was].erase(at);
+        else created_by_source_.recategorize(at, static_cast<unsigned>(status));
     }
     if (resourced && previous.source) release_source(*previous.source);
 
     cell.current = lead_ptr;  // the caller still holds `previous`
 
     // Into the orders it left, at the new keys.
-    updated_.insert({lead.updated_at, id, &cell});
-    updated_by_status_[s].insert({lead.updated_at, id, &cell});
-    if (status_changed) created_by_status_[s].insert({lead.created_at, id, &cell});
-    const ByName::Entry name_now{renamed ? ByName::key_of(lead.name) : name_before.key, id, &cell};
-    if (renamed) by_name_.insert(name_now);
-    if (renamed || status_changed) name_by_status_[s].insert(name_now);
-    if (source_now && (resourced || status_changed)) {
-        const SourceOrder::Entry at{*source_now, lead.created_at, id, &cell};
-        if (resourced) created_by_source_.insert(at);
-        created_by_status_source_[s].insert(at);
-    }
+    updated_.insert({lead.updated_at, id, listed});
+    if (renamed) by_name_.insert({ByName::key_of(lead.name), id, listed});
+    if (source_now && resourced) created_by_source_.insert({*source_now, lead.created_at, id, listed});
 }
 
 void WorkspaceIndex::remove(const Lead& lead, const ListedLead& cell) {
-    const std::size_t s = status_index(lead.status);
-    const ByName::Entry by_name{ByName::key_of(lead.name), lead.id, &cell};
     updated_.erase(TimeBound{lead.updated_at, lead.id});
-    by_name_.erase(by_name);
-    created_by_status_[s].erase(TimeBound{lead.created_at, lead.id});
-    updated_by_status_[s].erase(TimeBound{lead.updated_at, lead.id});
-    name_by_status_[s].erase(by_name);
+    by_name_.erase(ByName::Entry{ByName::key_of(lead.name), lead.id, {&cell, lead.status}});
     if (lead.source) {
-        const SourceBound at{find_source(*lead.source)->number, lead.created_at, lead.id};
-        created_by_source_.erase(at);
-        created_by_status_source_[s].erase(at);
+        created_by_source_.erase(SourceBound{find_source(*lead.source)->number, lead.created_at, lead.id});
         release_source(*lead.source);
     }
 }
@@ -306,9 +306,9 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
     }
     ListPage page;
 
-    // The source's createdAt range (with the createdAt bounds), in the tree that also covers the status.
+    // The source's createdAt range (with the createdAt bounds), in ranks of the source order or
+    // of the query's status within it.
     struct SourceRange {
-        const SourceOrder* tree;
         std::uint32_t number;
         std::size_t lo, hi;
     };
@@ -316,20 +316,21 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
     if (q.source) {
         const SourceNumber* source = find_source(*q.source);
         if (source == nullptr) return page;  // no lead has this source
-        const SourceOrder& tree = q.status ? created_by_status_source_[status_index(*q.status)] : created_by_source_;
         const std::uint64_t n = source->number;
-        const std::size_t lo = q.created_after ? tree.rank_upper(SourceBound{n, *q.created_after, highest_id})
-                                               : tree.rank_lower(SourceBound{n, earliest, lowest_id});
-        const std::size_t hi = q.created_before ? tree.rank_lower(SourceBound{n, *q.created_before, lowest_id})
-                                                : tree.rank_lower(SourceBound{n + 1, earliest, lowest_id});
-        source_range = SourceRange{&tree, source->number, lo, std::max(lo, hi)};
+        with_status(created_by_source_, q.status, [&](const auto& order) {
+            const std::size_t lo = q.created_after ? order.rank_upper(SourceBound{n, *q.created_after, highest_id})
+                                                   : order.rank_lower(SourceBound{n, earliest, lowest_id});
+            const std::size_t hi = q.created_before ? order.rank_lower(SourceBound{n, *q.created_before, lowest_id})
+                                                    : order.rank_lower(SourceBound{n + 1, earliest, lowest_id});
+            source_range = SourceRange{source->number, lo, std::max(lo, hi)};
+        });
     }
 
-    const auto read_time_order = [&](const auto& tree, std::size_t lo, std::size_t hi, bool exact) {
+    const auto read_time_order = [&](const auto& order, std::size_t lo, std::size_t hi, bool exact) {
         hi = std::max(lo, hi);
         std::optional<std::size_t> cursor;
-        if (q.after) cursor = cursor_rank_in(tree, lo, hi, TimeBound{q.after->time, q.after->id}, q);
-        read_range(tree, lo, hi, cursor, exact, q, skip, limit, page);
+        if (q.after) cursor = cursor_rank_in(order, lo, hi, TimeBound{q.after->time, q.after->id}, q);
+        read_range(order, lo, hi, cursor, exact, q, skip, limit, page);
     };
     // A sorted range that needs a source check: when the source's leads are far fewer, sorting
     // them beats walking the range.
@@ -339,50 +340,56 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
     const auto read_source_range_sorted = [&] {
         std::vector<const Lead*> matches;
         matches.reserve(source_range->hi - source_range->lo);
-        auto it = source_range->tree->select(source_range->lo);
-        for (std::size_t i = source_range->lo; i < source_range->hi; ++i, ++it)
-            if (passes_filters(lead_of(*it), q)) matches.push_back(&lead_of(*it));
+        with_status(created_by_source_, q.status, [&](const auto& order) {
+            auto it = order.select(source_range->lo);
+            for (std::size_t i = source_range->lo; i < source_range->hi; ++i, ++it)
+                if (passes_filters(lead_of(*it), q)) matches.push_back(&lead_of(*it));
+        });
         return read_matches(std::move(matches), q, skip, limit);
     };
 
     switch (q.sort) {
     case SortField::CreatedAt: {
         if (source_range) {
-            const SourceOrder& tree = *source_range->tree;
-            std::optional<std::size_t> cursor;
-            if (q.after)
-                cursor = cursor_rank_in(tree, source_range->lo, source_range->hi,
-                                        SourceBound{source_range->number, q.after->time, q.after->id}, q);
-            read_range(tree, source_range->lo, source_range->hi, cursor, !q.updated_after, q, skip, limit, page);
+            with_status(created_by_source_, q.status, [&](const auto& order) {
+                std::optional<std::size_t> cursor;
+                if (q.after)
+                    cursor = cursor_rank_in(order, source_range->lo, source_range->hi,
+                                            SourceBound{source_range->number, q.after->time, q.after->id}, q);
+                read_range(order, source_range->lo, source_range->hi, cursor, !q.updated_after, q, skip, limit, page);
+            });
             break;
         }
-        const auto bounds = [&](const auto& tree) {
-            const std::size_t lo = q.created_after ? tree.rank_upper(TimeBound{*q.created_after, highest_id}) : 0;
+        with_status(created_, q.status, [&](const auto& order) {
+            const std::size_t lo = q.created_after ? order.rank_upper(TimeBound{*q.created_after, highest_id}) : 0;
             const std::size_t hi =
-                q.created_before ? tree.rank_lower(TimeBound{*q.created_before, lowest_id}) : tree.size();
-            read_time_order(tree, lo, hi, !q.updated_after);
-        };
-        if (q.status) bounds(created_by_status_[status_index(*q.status)]);
-        else bounds(created_);
+                q.created_before ? order.rank_lower(TimeBound{*q.created_before, lowest_id}) : order.size();
+            read_time_order(order, lo, hi, !q.updated_after);
+        });
         break;
     }
     case SortField::UpdatedAt: {
-        const TimeOrder& tree = q.status ? updated_by_status_[status_index(*q.status)] : updated_;
-        const std::size_t lo = q.updated_after ? tree.rank_upper(TimeBound{*q.updated_after, highest_id}) : 0;
-        const std::size_t hi = std::max(lo, tree.size());
-        if (source_is_smaller(hi - lo)) return read_source_range_sorted();
-        read_time_order(tree, lo, hi, !q.source && !q.created_after && !q.created_before);
+        const auto range = with_status(updated_, q.status, [&](const auto& order) {
+            const std::size_t lo = q.updated_after ? order.rank_upper(TimeBound{*q.updated_after, highest_id}) : 0;
+            return std::pair{lo, std::max(lo, order.size())};
+        });
+        if (source_is_smaller(range.second - range.first)) return read_source_range_sorted();
+        with_status(updated_, q.status, [&](const auto& order) {
+            read_time_order(order, range.first, range.second, !q.source && !q.created_after && !q.created_before);
+        });
         break;
     }
     case SortField::Name: {
-        const NameOrder& tree = q.status ? name_by_status_[status_index(*q.status)] : by_name_;
-        if (source_is_smaller(tree.size())) return read_source_range_sorted();
-        std::optional<std::size_t> cursor;
-        if (q.after)
-            cursor = cursor_rank_in(tree, 0, tree.size(),
-                                    ByName::Bound{ByName::key_of(q.after->name), q.after->name, q.after->id}, q);
-        const bool exact = !q.source && !q.created_after && !q.created_before && !q.updated_after;
-        read_range(tree, 0, tree.size(), cursor, exact, q, skip, limit, page);
+        const std::size_t sorted = with_status(by_name_, q.status, [](const auto& order) { return order.size(); });
+        if (source_is_smaller(sorted)) return read_source_range_sorted();
+        with_status(by_name_, q.status, [&](const auto& order) {
+            std::optional<std::size_t> cursor;
+            if (q.after)
+                cursor = cursor_rank_in(order, 0, order.size(),
+                                        ByName::Bound{ByName::key_of(q.after->name), q.after->name, q.after->id}, q);
+            const bool exact = !q.source && !q.created_after && !q.created_before && !q.updated_after;
+            read_range(order, 0, order.size(), cursor, exact, q, skip, limit, page);
+        });
         break;
     }
     }
@@ -475,9 +482,6 @@ ListPage WorkspaceIndex::read_matches(std::vector<const Lead*> matches, const Li
 std::size_t WorkspaceIndex::memory_bytes() const {
     std::size_t bytes = created_.memory_bytes() + updated_.memory_bytes() + by_name_.memory_bytes() +
                         created_by_source_.memory_bytes();
-    for (std::size_t s = 0; s < status_count; ++s)
-        bytes += created_by_status_[s].memory_bytes() + updated_by_status_[s].memory_bytes() +
-                 name_by_status_[s].memory_bytes() + created_by_status_source_[s].memory_bytes();
     // An unordered_map node: the pair, the next pointer and the cached hash; plus its bucket.
     for (const auto& [source, number] : sources_)
         bytes += sizeof(std::pair<const std::string, SourceNumber>) + 2 * sizeof(void*) +

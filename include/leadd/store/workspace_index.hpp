@@ -3,13 +3,18 @@
 // page, its exact total and a cursor step cost O(log n + limit) whatever the offset.
 //
 // Orders (each a CountedTree, ascending; a descending listing walks it backwards):
-//   createdAt: all leads, per status, per source, per (status, source)
-//   updatedAt: all leads, per status
-//   name:      all leads, per status
+//   createdAt, updatedAt, name: all leads
+//   (source, createdAt): the leads that have a source
 // Sort keys end with the id, so every order is total and a cursor position is exact. Sources
-// are interned into small numbers; "per source" is one tree ordered by (source, createdAt, id),
-// a source's leads one contiguous range of it, so a workspace with many distinct sources costs
-// no tree per source.
+// are interned into small numbers; the source order is one tree ordered by (source, createdAt,
+// id), a source's leads one contiguous range of it, so a workspace with many distinct sources
+// costs no tree per source.
+//
+// Each entry carries its lead's status as the tree's category: every order counts its entries
+// per status in each inner node, so one status's leads rank and select in O(log n) as if they
+// had an order of their own (a status filter costs no tree per status), and a status change
+// moves a count on one path per order instead of an erase and an insert in a per-status tree
+// (each a descent into a cold leaf at a million leads).
 //
 // Every entry points at its lead's cell (ListedLead: one per lead, which owns the lead's current
 // LeadPtr), not at the lead: an update repoints the cell once and leaves alone every order whose
@@ -36,10 +41,9 @@
 // readers. Leads are immutable; the index keeps each lead's LeadPtr once, in its cell, and the
 // search index keeps plain pointers to the leads the cells own.
 //
-// Memory at 1 000 000 leads (test_list_index "[.memory]", node bytes counted): ~287 bytes per
-// lead for the orders (entries of 24-40 bytes in leaves ~80-95% full, and the 16-byte cell; 279
-// before the cells, ~230 before time and source entries carried their ids), plus the search
-// index.
+// Memory at 1 000 000 leads (test_list_index "[.memory]", node bytes counted): ~155 bytes
+// per lead for the orders (entries of 24-40 bytes in leaves ~80-95% full, and the 16-byte cell;
+// ~287 with an order per status besides), plus the search index.
 
 #include "leadd/store/counted_tree.hpp"
 #include "leadd/store/lead.hpp"
@@ -64,6 +68,33 @@ struct ListedLead {
 
 namespace listing_order {
 
+// An entry's cell and its lead's status in one word: a cell is 8-byte aligned, so the status
+// rides in the pointer's three low bits and an entry stays 24-40 bytes.
+class CellRef {
+public:
+    CellRef() = default;
+    CellRef(const ListedLead* cell, Status status)
+        : bits_(reinterpret_cast<std::uintptr_t>(cell) | static_cast<std::uintptr_t>(status)) {}
+    const ListedLead* cell() const { return reinterpret_cast<const ListedLead*>(bits_ & ~status_bits); }
+    const ListedLead* operator->() const { return cell(); }
+    unsigned status() const { return static_cast<unsigned>(bits_ & status_bits); }
+    void set_status(unsigned status) { bits_ = (bits_ & ~status_bits) | status; }
+
+private:
+    static constexpr std::uintptr_t status_bits = 7;
+    static_assert(alignof(ListedLead) > status_bits && status_count <= status_bits + 1);
+    std::uintptr_t bits_ = 0;
+};
+
+// Every order's category: the status in the entry's CellRef.
+struct StatusCategory {
+    static constexpr std::size_t categories = status_count;
+    template <class Entry>
+    static unsigned category_of(const Entry& e) { return e.listed.status(); }
+    template <class Entry>
+    static void set_category(Entry& e, unsigned status) { e.listed.set_status(status); }
+};
+
 // A createdAt or updatedAt position: the time, then the id.
 struct TimeBound {
     Millis time = 0;
@@ -73,11 +104,11 @@ struct TimeBound {
 // (time, id) order. The entry carries the id: createdAt and updatedAt tie by the dozen (an
 // import stamps a thousand leads in one millisecond), and a tie read through the pointer is a
 // cache miss into a lead on every step of a descent among them.
-struct ByTime {
+struct ByTime : StatusCategory {
     struct Entry {
         Millis time = 0;
         LeadId id = 0;
-        const ListedLead* listed = nullptr;
+        CellRef listed;
     };
     using Bound = TimeBound;
     static Bound bound_of(const Entry& e) { return {e.time, e.id}; }
@@ -87,12 +118,12 @@ struct ByTime {
 
 // (source number, createdAt, id) order: one source's leads are one range. The entry carries
 // the id for the reason ByTime's does.
-struct BySourceThenTime {
+struct BySourceThenTime : StatusCategory {
     struct Entry {
         std::uint32_t source = 0;
         Millis time = 0;
         LeadId id = 0;
-        const ListedLead* listed = nullptr;
+        CellRef listed;
     };
     struct Bound {
         std::uint64_t source = 0;  // 64 bits: a range's end is "the next source" even after the last
@@ -113,7 +144,7 @@ struct BySourceThenTime {
 // all names), equal ones included (common names repeat thousands of times), never reads a lead
 // (a cache miss per comparison, paid on every step of a descent among names that share their
 // first bytes by the hundred, as "Load Test 1234567" does). Separators own a copy of the name.
-struct ByName {
+struct ByName : StatusCategory {
     struct Key {
         std::uint64_t high = 0;  // bytes 0..7, big-endian
         std::uint64_t mid = 0;   // bytes 8..15, big-endian
@@ -124,7 +155,7 @@ struct ByName {
     struct Entry {
         Key key;
         LeadId id = 0;
-        const ListedLead* listed = nullptr;  // its state's name is the entry's while it is listed
+        CellRef listed;  // its state's name is the entry's while it is listed
     };
     struct Bound {
         Key key;
@@ -202,11 +233,7 @@ private:
     TimeOrder created_;
     TimeOrder updated_;
     NameOrder by_name_;
-    std::array<TimeOrder, status_count> created_by_status_;
-    std::array<TimeOrder, status_count> updated_by_status_;
-    std::array<NameOrder, status_count> name_by_status_;
     SourceOrder created_by_source_;
-    std::array<SourceOrder, status_count> created_by_status_source_;
     std::unordered_map<std::string, SourceNumber> sources_;
     std::uint32_t next_source_number_ = 0;
     SearchIndex search_;
