@@ -103,8 +103,8 @@ private:
     };
     static_assert(LeafCapacity >= 4 && InnerCapacity >= 4, "a split must leave both halves non-empty");
 
-public:
-    class iterator {
+    // What both iterators are: a place in a leaf (null leaf: the end) of a tree.
+    class Position {
     public:
         using iterator_category = std::bidirectional_iterator_tag;
         using value_type = Entry;
@@ -112,9 +112,24 @@ public:
         using pointer = const Entry*;
         using reference = const Entry&;
 
-        iterator() = default;
         const Entry& operator*() const { return leaf_->entries[pos_]; }
         const Entry* operator->() const { return &leaf_->entries[pos_]; }
+
+    protected:
+        Position() = default;
+        Position(const CountedTree* tree, const Leaf* leaf, unsigned pos) : tree_(tree), leaf_(leaf), pos_(pos) {}
+        bool same_place(const Position& other) const { return leaf_ == other.leaf_ && pos_ == other.pos_; }
+        const CountedTree* tree_ = nullptr;
+        const Leaf* leaf_ = nullptr;
+        unsigned pos_ = 0;
+    };
+
+public:
+    class iterator : public Position {
+        using Position::leaf_, Position::pos_, Position::tree_;
+
+    public:
+        iterator() = default;
         iterator& operator++() {
             if (++pos_ == leaf_->count) {
                 leaf_ = leaf_->next;
@@ -134,31 +149,22 @@ public:
             }
             return *this;
         }
-        bool operator==(const iterator& other) const { return leaf_ == other.leaf_ && pos_ == other.pos_; }
+        bool operator==(const iterator& other) const { return this->same_place(other); }
 
     private:
         friend class CountedTree;
-        iterator(const CountedTree* tree, const Leaf* leaf, unsigned pos) : tree_(tree), leaf_(leaf), pos_(pos) {}
-        const CountedTree* tree_ = nullptr;
-        const Leaf* leaf_ = nullptr;  // null: end()
-        unsigned pos_ = 0;
+        iterator(const CountedTree* tree, const Leaf* leaf, unsigned pos) : Position(tree, leaf, pos) {}
     };
 
     // One category's entries in order. A step looks at the rest of the current leaf and then at
     // the next one (where a common category's next entry nearly always is) and otherwise selects
     // the next rank from the root, so a step costs O(leaf + log n) however far apart a rare
     // category's entries are.
-    class category_iterator {
-    public:
-        using iterator_category = std::bidirectional_iterator_tag;
-        using value_type = Entry;
-        using difference_type = std::ptrdiff_t;
-        using pointer = const Entry*;
-        using reference = const Entry&;
+    class category_iterator : public Position {
+        using Position::leaf_, Position::pos_, Position::tree_;
 
+    public:
         category_iterator() = default;
-        const Entry& operator*() const { return leaf_->entries[pos_]; }
-        const Entry* operator->() const { return &leaf_->entries[pos_]; }
         // How many entries of the category come before this one.
         std::size_t rank() const { return rank_; }
         category_iterator& operator++() {
@@ -174,9 +180,7 @@ public:
                 return *this;
             return *this = tree_->select(rank_, category_);
         }
-        bool operator==(const category_iterator& other) const {
-            return leaf_ == other.leaf_ && pos_ == other.pos_;
-        }
+        bool operator==(const category_iterator& other) const { return this->same_place(other); }
 
     private:
         friend class CountedTree;
@@ -201,10 +205,7 @@ public:
         }
         category_iterator(const CountedTree* tree, const Leaf* leaf, unsigned pos, unsigned category,
                           std::size_t rank)
-            : tree_(tree), leaf_(leaf), pos_(pos), category_(category), rank_(rank) {}
-        const CountedTree* tree_ = nullptr;
-        const Leaf* leaf_ = nullptr;  // null: end
-        unsigned pos_ = 0;
+            : Position(tree, leaf, pos), category_(category), rank_(rank) {}
         unsigned category_ = 0;
         std::size_t rank_ = 0;
     };
