@@ -290,11 +290,10 @@ public:
     // Removes the entry equal to `probe` (an Entry or a Bound); false when there is none.
     template <class Probe>
     bool erase(const Probe& probe) {
-        if (root_ == nullptr) return false;
         Path path;
-        Leaf* leaf = descend(probe, path);
-        const auto pos = static_cast<unsigned>(lower_in_leaf(leaf, probe) - leaf->entries.data());
-        if (pos == leaf->count || Traits::less(probe, leaf->entries[pos])) return false;
+        unsigned pos = 0;
+        Leaf* leaf = find_entry(probe, path, pos);
+        if (leaf == nullptr) return false;
         const unsigned erased_category = category(leaf->entries[pos]);
         std::move(leaf->entries.data() + pos + 1, leaf->entries.data() + leaf->count, leaf->entries.data() + pos);
         leaf->entries[--leaf->count] = Entry{};  // release what the entry holds now, not at reuse
@@ -383,11 +382,10 @@ public:
     // False (nothing changes) when there is none.
     template <class Probe>
     bool recategorize(const Probe& probe, unsigned c) {
-        if (root_ == nullptr) return false;
         Path path;
-        Leaf* leaf = descend(probe, path);
-        const auto pos = static_cast<unsigned>(lower_in_leaf(leaf, probe) - leaf->entries.data());
-        if (pos == leaf->count || Traits::less(probe, leaf->entries[pos])) return false;
+        unsigned pos = 0;
+        Leaf* leaf = find_entry(probe, path, pos);
+        if (leaf == nullptr) return false;
         const unsigned was = category(leaf->entries[pos]);
         if (was == c) return true;
         Traits::set_category(leaf->entries[pos], c);
@@ -534,6 +532,17 @@ private:
             node = inner->children[child];
         }
         return static_cast<Leaf*>(node);
+    }
+
+    // The leaf holding the entry equal to `probe` (its index in `pos`, the way down in `path`),
+    // or null when there is none.
+    template <class Probe>
+    Leaf* find_entry(const Probe& probe, Path& path, unsigned& pos) const {
+        if (root_ == nullptr) return nullptr;
+        Leaf* leaf = descend(probe, path);
+        pos = static_cast<unsigned>(lower_in_leaf(leaf, probe) - leaf->entries.data());
+        if (pos == leaf->count || Traits::less(probe, leaf->entries[pos])) return nullptr;
+        return leaf;
     }
 
     // The first entry >= probe (upper: > probe), and how many entries precede it.
