@@ -181,9 +181,7 @@ using SourceBound = listing_order::BySourceThenTime::Bound;
 using listing_order::CellRef;
 
 WorkspaceIndex::~WorkspaceIndex() {
-    if (created_.size() == 0) return;
-    auto it = created_.select(0);
-    for (std::size_t i = 0; i < created_.size(); ++i, ++it) delete it->listed.cell();
+    for (const auto& entry : created_) delete entry.listed.cell();
 }
 
 void WorkspaceIndex::put(const LeadPtr& lead, const Lead* previous) {
@@ -220,29 +218,31 @@ void WorkspaceIndex::add(const ListedLead& cell) {
 
 void WorkspaceIndex::move(ListedLead& cell, const LeadPtr& lead_ptr, const Lead& previous) {
     const Lead& lead = *lead_ptr;
-    const Status status = lead.status;
-    const bool status_changed = status != previous.status;
+    const bool status_changed = lead.status != previous.status;
+    const auto status = static_cast<unsigned>(lead.status);  // the orders' category
     const bool renamed = lead.name != previous.name;
     const bool resourced = lead.source != previous.source;
     const LeadId id = lead.id;
-    const CellRef listed{&cell, status};
+    const CellRef listed{&cell, lead.status};
 
     // While the cell still holds `previous` (the state the old entries' keys were made from: a
     // name order compares long names through the cell): out of every order whose key changed,
     // and a new status counted in those whose key did not.
     updated_.erase(TimeBound{previous.updated_at, id});
-    if (status_changed) created_.recategorize(TimeBound{lead.created_at, id}, static_cast<unsigned>(status));
-    const ByName::Entry name_before{ByName::key_of(previous.name), id, listed};
-    if (renamed) by_name_.erase(name_before);
-    else if (status_changed) by_name_.recategorize(name_before, static_cast<unsigned>(status));
-    // A source's number is looked up (or interned) before the previous source is released: the
-    // release may drop the previous number, and the erase still needs it.
+    if (status_changed) created_.recategorize(TimeBound{lead.created_at, id}, status);
+    if (renamed || status_changed) {
+        const ByName::Entry name_before{ByName::key_of(previous.name), id, listed};
+        if (renamed) by_name_.erase(name_before);
+        else by_name_.recategorize(name_before, status);
+    }
+    // A new source is interned before the previous one is released: the release may drop the
+    // previous number, and the erase still needs it.
     std::optional<std::uint32_t> source_now;
-    if (lead.source) source_now = resourced ? intern_source(*lead.source) : find_source(*lead.source)->number;
+    if (resourced && lead.source) source_now = intern_source(*lead.source);
     if (previous.source && (resourced || status_changed)) {
         const SourceBound at{find_source(*previous.source)->number, previous.created_at, id};
         if (resourced) created_by_source_.erase(at);
-        else created_by_source_.recategorize(at, static_cast<unsigned>(status));
+        else created_by_source_.recategorize(at, status);
     }
     if (resourced && previous.source) release_source(*previous.source);
 
@@ -251,7 +251,7 @@ void WorkspaceIndex::move(ListedLead& cell, const LeadPtr& lead_ptr, const Lead&
     // Into the orders it left, at the new keys.
     updated_.insert({lead.updated_at, id, listed});
     if (renamed) by_name_.insert({ByName::key_of(lead.name), id, listed});
-    if (source_now && resourced) created_by_source_.insert({*source_now, lead.created_at, id, listed});
+    if (source_now) created_by_source_.insert({*source_now, lead.created_at, id, listed});
 }
 
 void WorkspaceIndex::remove(const Lead& lead, const ListedLead& cell) {
@@ -368,21 +368,20 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
         });
         break;
     }
-    case SortField::UpdatedAt: {
-        const auto range = with_status(updated_, q.status, [&](const auto& order) {
-            const std::size_t lo = q.updated_after ? order.rank_upper(TimeBound{*q.updated_after, highest_id}) : 0;
-            return std::pair{lo, std::max(lo, order.size())};
-        });
-        if (source_is_smaller(range.second - range.first)) return read_source_range_sorted();
+    case SortField::UpdatedAt:
         with_status(updated_, q.status, [&](const auto& order) {
-            read_time_order(order, range.first, range.second, !q.source && !q.created_after && !q.created_before);
+            const std::size_t lo = q.updated_after ? order.rank_upper(TimeBound{*q.updated_after, highest_id}) : 0;
+            const std::size_t hi = std::max(lo, order.size());
+            if (source_is_smaller(hi - lo)) page = read_source_range_sorted();
+            else read_time_order(order, lo, hi, !q.source && !q.created_after && !q.created_before);
         });
         break;
-    }
-    case SortField::Name: {
-        const std::size_t sorted = with_status(by_name_, q.status, [](const auto& order) { return order.size(); });
-        if (source_is_smaller(sorted)) return read_source_range_sorted();
+    case SortField::Name:
         with_status(by_name_, q.status, [&](const auto& order) {
+            if (source_is_smaller(order.size())) {
+                page = read_source_range_sorted();
+                return;
+            }
             std::optional<std::size_t> cursor;
             if (q.after)
                 cursor = cursor_rank_in(order, 0, order.size(),
@@ -391,7 +390,6 @@ ListPage WorkspaceIndex::read(const ListQuery& q, std::size_t skip, std::size_t 
             read_range(order, 0, order.size(), cursor, exact, q, skip, limit, page);
         });
         break;
-    }
     }
     return page;
 }
