@@ -269,7 +269,7 @@ public:
                 count_in(inner, child, entry);
                 continue;
             }
-            set_counts(inner, child, split.left);
+            set_counts(inner, child, split.left_counts);
             split = insert_child(inner, child + 1, split);
         }
         if (split.right != nullptr) {
@@ -278,7 +278,7 @@ public:
             root->count = 2;
             root->children[0] = root_;
             root->children[1] = split.right;
-            set_counts(root, 0, split.left);
+            set_counts(root, 0, split.left_counts);
             set_counts(root, 1, split.right_counts);
             root->separators[0] = std::move(split.separator);
             root_ = root;
@@ -299,11 +299,9 @@ public:
         leaf->entries[--leaf->count] = Entry{};  // release what the entry holds now, not at reuse
         for (std::size_t level = 0; level < path.depth; ++level) {
             auto [inner, child] = path.steps[level];
-            --inner->sizes[child];
-            if constexpr (categories > 0) --inner->category_sizes[erased_category][child];
+            count_out(inner, child, erased_category);
         }
-        --size_;
-        if constexpr (categories > 0) --category_sizes_[erased_category];
+        count_out_of_tree(erased_category);
         rebalance_after_erase(leaf, path);
         return true;
     }
@@ -426,17 +424,25 @@ private:
     struct Split {
         Node* right = nullptr;  // the new right sibling, or null: no split
         Bound separator{};
-        Counts left, right_counts;
+        Counts left_counts, right_counts;
     };
 
-    // Child `child` of `inner` gained `entry` / holds `counts`.
+    // Child `child` of `inner` gained `entry` / lost an entry of `category`; the same for the tree.
     static void count_in(Inner* inner, unsigned child, const Entry& entry) {
         ++inner->sizes[child];
         if constexpr (categories > 0) ++inner->category_sizes[category(entry)][child];
     }
+    static void count_out(Inner* inner, unsigned child, unsigned category) {
+        --inner->sizes[child];
+        if constexpr (categories > 0) --inner->category_sizes[category][child];
+    }
     void count_in_tree(const Entry& entry) {
         ++size_;
         if constexpr (categories > 0) ++category_sizes_[category(entry)];
+    }
+    void count_out_of_tree(unsigned category) {
+        --size_;
+        if constexpr (categories > 0) --category_sizes_[category];
     }
     static Counts counts_of(const Inner* inner, unsigned child) {
         Counts counts;
@@ -550,15 +556,8 @@ private:
     std::pair<iterator, std::size_t> locate(const Probe& probe, bool upper) const {
         if (root_ == nullptr) return {end(), 0};
         std::size_t rank = 0;
-        const Node* node = root_;
-        while (!node->is_leaf) {
-            const auto* inner = static_cast<const Inner*>(node);
-            const unsigned child = child_for(inner, probe);
-            for (unsigned i = 0; i < child; ++i) rank += inner->sizes[i];
-            node = inner->children[child];
-        }
-        const auto* leaf = static_cast<const Leaf*>(node);
-        const Entry* slot = upper ? upper_in_leaf(leaf, probe) : lower_in_leaf(leaf, probe);
+        const auto [leaf, slot] =
+            descend_counting(probe, upper, [](const Inner* inner) -> const auto& { return inner->sizes; }, rank);
         const auto pos = static_cast<unsigned>(slot - leaf->entries.data());
         rank += pos;
         if (pos == leaf->count) return {iterator(this, leaf->next, 0), rank};
@@ -570,17 +569,28 @@ private:
     std::size_t rank_in(const Probe& probe, bool upper, unsigned c) const {
         if (root_ == nullptr) return 0;
         std::size_t rank = 0;
+        const auto [leaf, slot] =
+            descend_counting(probe, upper, [c](const Inner* inner) -> const auto& { return inner->category_sizes[c]; }, rank);
+        for (const Entry* e = leaf->entries.data(); e != slot; ++e) rank += category(*e) == c;
+        return rank;
+    }
+
+    // The way down to `probe` (root_ not null): the leaf and the first entry in it >= probe
+    // (upper: > probe), adding to `rank` the counts, in `sizes_of(inner)`, of the children left of
+    // the path.
+    template <class Probe, class SizesOf>
+    std::pair<const Leaf*, const Entry*> descend_counting(const Probe& probe, bool upper, SizesOf sizes_of,
+                                                          std::size_t& rank) const {
         const Node* node = root_;
         while (!node->is_leaf) {
             const auto* inner = static_cast<const Inner*>(node);
             const unsigned child = child_for(inner, probe);
-            for (unsigned i = 0; i < child; ++i) rank += inner->category_sizes[c][i];
+            const auto& sizes = sizes_of(inner);
+            for (unsigned i = 0; i < child; ++i) rank += sizes[i];
             node = inner->children[child];
         }
         const auto* leaf = static_cast<const Leaf*>(node);
-        const Entry* slot = upper ? upper_in_leaf(leaf, probe) : lower_in_leaf(leaf, probe);
-        for (const Entry* e = leaf->entries.data(); e != slot; ++e) rank += category(*e) == c;
-        return rank;
+        return {leaf, upper ? upper_in_leaf(leaf, probe) : lower_in_leaf(leaf, probe)};
     }
 
     Split insert_in_leaf(Leaf* leaf, unsigned pos, const Entry& entry) {
@@ -703,7 +713,7 @@ private:
             if (at <= keep) place_child(inner, at, below);
             else place_child(right, at - keep, below);
         }
-        up.left = counts_of(inner);
+        up.left_counts = counts_of(inner);
         up.right_counts = counts_of(right);
         return up;
     }
