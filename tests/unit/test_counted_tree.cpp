@@ -295,6 +295,30 @@ void check_categories(const Tree& tree, const CategoryModel& model, int probe_lo
     REQUIRE(total == tree.size());
 }
 
+// The model of a tree that changes step by step: each key's category, and each category's size
+// tallied beside it, so that the sizes can be checked after every step (require_counts) without
+// a pass over the map.
+struct TalliedModel {
+    CategoryModel categories;
+    std::vector<std::size_t> counts;
+
+    explicit TalliedModel(unsigned category_count) : counts(category_count) {}
+    void insert(int key, unsigned category) {  // `key` absent
+        categories.emplace(key, category);
+        ++counts[category];
+    }
+    void erase(CategoryModel::iterator at) {
+        --counts[at->second];
+        categories.erase(at);
+    }
+    void erase(int key) { erase(categories.find(key)); }  // `key` present
+    void recategorize(CategoryModel::iterator at, unsigned category) {
+        --counts[at->second];
+        ++counts[category];
+        at->second = category;
+    }
+};
+
 // The per-category sizes the model expects, checked after every operation so that a failure
 // names the operation that broke a count, not the next full check.
 template <class Tree>
@@ -313,8 +337,7 @@ void random_categorized_operations(unsigned seed, int key_span, int steps, int c
     std::uniform_int_distribution<int> key(0, key_span);
     std::uniform_int_distribution<unsigned> category(0, categories - 1);
     Tree tree;
-    CategoryModel model;
-    std::vector<std::size_t> counts(categories);
+    TalliedModel model(categories);
     for (int step = 0; step < steps; ++step) {
         INFO("step " << step);
         const int k = key(rng);
@@ -322,51 +345,39 @@ void random_categorized_operations(unsigned seed, int key_span, int steps, int c
         const int op = std::uniform_int_distribution<int>(0, 9)(rng);
         // Phases that mostly grow, then mostly shrink, so merges and emptied nodes are reached.
         const bool growing = (step / 2000) % 2 == 0;
-        const auto found = model.find(k);
-        const bool present = found != model.end();
+        const auto found = model.categories.find(k);
+        const bool present = found != model.categories.end();
         if (op < (growing ? 6 : 2)) {
             REQUIRE(tree.insert(tagged(k, c)) == !present);
-            if (!present) {
-                model.emplace(k, c);
-                ++counts[c];
-            }
+            if (!present) model.insert(k, c);
         } else if (op < 8) {
             // By key or by an Entry of any category: erase finds by the order alone.
             REQUIRE((op % 2 == 0 ? tree.erase(k) : tree.erase(tagged(k, c))) == present);
-            if (present) {
-                --counts[found->second];
-                model.erase(found);
-            }
+            if (present) model.erase(found);
         } else {
             // To any category, the present one included (an update that keeps the status).
             const bool moved = op == 8 ? tree.recategorize(k, c) : tree.recategorize(tagged(k, (c + 1) % categories), c);
             REQUIRE(moved == present);
-            if (present) {
-                --counts[found->second];
-                ++counts[c];
-                found->second = c;
-            }
+            if (present) model.recategorize(found, c);
         }
-        require_counts(tree, counts);
-        if (step % check_every == 0) check_categories(tree, model, -1, key_span + 1);
+        require_counts(tree, model.counts);
+        if (step % check_every == 0) check_categories(tree, model.categories, -1, key_span + 1);
     }
-    check_categories(tree, model, -1, key_span + 1);
+    check_categories(tree, model.categories, -1, key_span + 1);
 
     // Then down to nothing in random order: the last merges and root collapses, and the counts
     // of a tree that empties.
     std::vector<int> remaining;
-    for (const auto& [k, c] : model) remaining.push_back(k);
+    for (const auto& [k, c] : model.categories) remaining.push_back(k);
     std::shuffle(remaining.begin(), remaining.end(), rng);
     for (std::size_t i = 0; i < remaining.size(); ++i) {
         INFO("draining, erase " << i << " of " << remaining.size() << ": key " << remaining[i]);
         REQUIRE(tree.erase(remaining[i]));
-        const auto found = model.find(remaining[i]);
-        --counts[found->second];
-        model.erase(found);
-        require_counts(tree, counts);
-        if (i % (remaining.size() / 8 + 1) == 0) check_categories(tree, model, -1, key_span + 1);
+        model.erase(remaining[i]);
+        require_counts(tree, model.counts);
+        if (i % (remaining.size() / 8 + 1) == 0) check_categories(tree, model.categories, -1, key_span + 1);
     }
-    check_categories(tree, model, -1, key_span + 1);
+    check_categories(tree, model.categories, -1, key_span + 1);
 }
 
 // 20 000 entries of category 0 but for three of category 1 (the first, one in the middle, the
@@ -450,14 +461,13 @@ void appends_then_erase_all(unsigned seed, int count, int check_every) {
     std::mt19937 rng(seed);
     std::uniform_int_distribution<unsigned> category(0, categories - 1);
     Tree tree;
-    CategoryModel model;
-    std::vector<std::size_t> counts(categories);
+    TalliedModel model(categories);
+    const auto& counts = model.counts;
     for (int key = 0; key < count; ++key) {
         INFO("append " << key);
         const unsigned c = category(rng);
         REQUIRE(tree.insert(tagged(key, c)));
-        model[key] = c;
-        ++counts[c];
+        model.insert(key, c);
         require_counts(tree, counts);
         // The new entry is the last of its category, however select and iteration reach it.
         const auto it = tree.select(counts[c] - 1, c);
@@ -474,25 +484,22 @@ void appends_then_erase_all(unsigned seed, int count, int check_every) {
             const int earlier = std::uniform_int_distribution<int>(0, key)(rng);
             const unsigned to = category(rng);
             REQUIRE(tree.recategorize(earlier, to));
-            --counts[model[earlier]];
-            ++counts[to];
-            model[earlier] = to;
+            model.recategorize(model.categories.find(earlier), to);
             require_counts(tree, counts);
         }
-        if (key % check_every == 0) check_categories(tree, model, -1, count);
+        if (key % check_every == 0) check_categories(tree, model.categories, -1, count);
     }
-    check_categories(tree, model, -1, count);
+    check_categories(tree, model.categories, -1, count);
 
     std::vector<int> order;
-    for (const auto& [k, c] : model) order.push_back(k);
+    for (const auto& [k, c] : model.categories) order.push_back(k);
     std::shuffle(order.begin(), order.end(), rng);
     for (std::size_t i = 0; i < order.size(); ++i) {
         INFO("erase " << i << ": key " << order[i]);
         REQUIRE(tree.erase(order[i]));
-        --counts[model[order[i]]];
         model.erase(order[i]);
         require_counts(tree, counts);
-        if (i % static_cast<std::size_t>(check_every) == 0) check_categories(tree, model, -1, count);
+        if (i % static_cast<std::size_t>(check_every) == 0) check_categories(tree, model.categories, -1, count);
     }
     REQUIRE(tree.empty());
     for (unsigned c = 0; c < categories; ++c) {
