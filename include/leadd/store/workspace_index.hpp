@@ -50,7 +50,6 @@
 #include "leadd/store/list_query.hpp"
 #include "leadd/store/search_index.hpp"
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -218,7 +217,8 @@ private:
 
     void add(const ListedLead& cell);           // into every order but created_
     void remove(const Lead& lead, const ListedLead& cell);  // from every order but created_
-    // An update: the cell, which holds `previous`, gets `lead`; orders whose key changed move it.
+    // An update: the cell, which holds `previous`, gets `lead`; orders whose key changed move it,
+    // the others only recount it when its status changed.
     void move(ListedLead& cell, const LeadPtr& lead, const Lead& previous);
     std::uint32_t intern_source(const std::string& source);
     void release_source(const std::string& source);
