@@ -191,6 +191,14 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
     if (it == shard.leads.end() || it->second->workspace != ws)
         return StoreError{StoreErrc::LeadNotFound, 0, {}};
     const Lead& current = *it->second;
+    // What the update reads of the previous version, each its own heap block and, at a million
+    // leads, a cold line: asked for together now, they arrive while the patch is applied instead
+    // of one after another (the strings as they are copied and compared, the listing cell when
+    // the listing moves the lead).
+    __builtin_prefetch(current.name.data());
+    __builtin_prefetch(current.email.data());
+    __builtin_prefetch(current.metadata.text().data());
+    __builtin_prefetch(current.listing.get());
     auto patched = apply_patch(current, patch);
     if (auto* refused = std::get_if<StoreError>(&patched)) return std::move(*refused);
     auto& next = std::get<Lead>(patched);
