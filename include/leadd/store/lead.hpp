@@ -53,11 +53,14 @@ private:
 };
 
 // Where an index of the lead's workspace keeps this lead, carried by the lead so that an update
-// or erase finds it without a table (or a descent) of its own. Written and read only by that
-// index, under the workspace's listing lock, and only while the index holds this state of the
-// lead. Like RenderCache, not part of the lead's value: a copy is a new lead that no index holds
-// yet, so copying neither reads nor carries the place (a copy made under a shard lock never
-// races the index moving the original).
+// or erase finds it without a table (or a descent) of its own. Written and read by that index,
+// under the workspace's listing lock, and only while the index holds this state of the lead.
+// The store also reads the listing's cell under the lead's shard lock, as a prefetch hint: every
+// write to it is made under that shard lock too (the store indexes a change before releasing
+// it), but for a snapshot's leads, which are indexed while the store opens, before any request.
+// Like RenderCache, not part of the lead's value: a copy is a new lead that no index holds yet,
+// so copying neither reads nor carries the place (a copy made under a shard lock never races
+// the index moving the original).
 template <class Place, Place nowhere>
 class IndexPlace {
 public:
