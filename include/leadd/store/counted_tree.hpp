@@ -501,11 +501,12 @@ private:
     // is not slower for it: 10.3-10.8 -> 10.2-10.6 us of CPU per request.
     //
     // That still left each cold level of a descent three waits in a row: the node's header (how
-    // many keys), then its keys, then the pointer to the chosen child. A mutation's descent now
-    // also asks for the child's pointer with the keys and for the child's first bytes as soon
-    // as it has the pointer (below), so the three are on their way together. On the bench
-    // machine a dependent access to a random line of 1 GiB costs ~200 ns, and eight independent
-    // ones overlap almost fully (~24 ns each); a PUT at a million leads descends four orders.
+    // many keys), then its keys, then the pointer to the chosen child. Every descent now asks
+    // for the children with the keys, and a mutation's descent (descend) asks for the child's
+    // first bytes as soon as it has the pointer, so the three are on their way together. On
+    // the bench machine a dependent access to a random line of 1 GiB costs ~200 ns, and eight
+    // independent ones overlap almost fully (~24 ns each); a PUT at a million leads descends
+    // four orders.
     static void prefetch_range(const void* from, const void* to) {
         for (const char* p = static_cast<const char*>(from); p < static_cast<const char*>(to); p += 64)
             __builtin_prefetch(p);
