@@ -14,6 +14,11 @@ void append_lead_json(std::string& out, const store::Lead& lead) {
         out += *cached;
         return;
     }
+    // The strings are heap blocks of their own, each a cold line at a million leads (a lead's
+    // first read renders it): asked for together, they arrive while the text is written.
+    __builtin_prefetch(lead.name.data());
+    __builtin_prefetch(lead.email.data());
+    __builtin_prefetch(lead.metadata.text().data());
     // Written directly, in the documented key order: building a json::object first costs more
     // than the rest of a GET. Room is made first for the keys, ids and timestamps (~230 bytes),
     // the strings and the metadata, so the text does not grow on the way (escapes aside).
