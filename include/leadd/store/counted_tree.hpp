@@ -525,15 +525,14 @@ private:
             std::upper_bound(first, last, probe, [](const Probe& p, const Bound& b) { return Traits::less(p, b); }) -
             first);
     }
+    // A leaf's search: its entries are already asked for, by the descent that reached it.
     template <class Probe>
     static const Entry* lower_in_leaf(const Leaf* leaf, const Probe& probe) {
-        prefetch_range(leaf->entries.data(), leaf->entries.data() + leaf->count);
         return std::lower_bound(leaf->entries.data(), leaf->entries.data() + leaf->count, probe,
                                 [](const Entry& e, const Probe& p) { return Traits::less(e, p); });
     }
     template <class Probe>
     static const Entry* upper_in_leaf(const Leaf* leaf, const Probe& probe) {
-        prefetch_range(leaf->entries.data(), leaf->entries.data() + leaf->count);
         return std::upper_bound(leaf->entries.data(), leaf->entries.data() + leaf->count, probe,
                                 [](const Probe& p, const Entry& e) { return Traits::less(p, e); });
     }
@@ -547,7 +546,8 @@ private:
             path.steps[path.depth++] = {inner, child};
             node = inner->children[child];
             // The child's first bytes before its header is read: all of a leaf's entries, or an
-            // inner node's header and counts (what the change then makes on the way back up).
+            // inner node's header and counts (what the change then makes on the way back up). A
+            // root that is a leaf is not asked for: a tree of one leaf is a small, hot one.
             prefetch_range(node, reinterpret_cast<const char*>(node) + std::min(sizeof(Leaf), sizeof(Inner)));
         }
         return static_cast<Leaf*>(node);
@@ -603,6 +603,7 @@ private:
             node = inner->children[child];
         }
         const auto* leaf = static_cast<const Leaf*>(node);
+        prefetch_range(leaf->entries.data(), leaf->entries.data() + leaf->count);
         return {leaf, upper ? upper_in_leaf(leaf, probe) : lower_in_leaf(leaf, probe)};
     }
 
