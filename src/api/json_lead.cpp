@@ -14,8 +14,9 @@ void append_lead_json(std::string& out, const store::Lead& lead) {
         out += *cached;
         return;
     }
-    // The strings are heap blocks of their own, each a cold line at a million leads (a lead's
-    // first read renders it): asked for together, they arrive while the text is written.
+    // The strings are heap blocks of their own, each a cold line at a million leads when a read
+    // renders a lead for the first time: asked for together, they arrive while the text is
+    // written. (A write's answer renders the lead it just built, whose lines are hot.)
     __builtin_prefetch(lead.name.data());
     __builtin_prefetch(lead.email.data());
     __builtin_prefetch(lead.metadata.text().data());
