@@ -34,6 +34,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -95,6 +96,10 @@ private:
     };
     struct Inner : Node {
         Inner() : Node(false) {}
+        // Its children are leaves (every leaf is equally deep): a descent then knows what kind of
+        // node a child is, and so which of its lines to ask for, before the child's header is in.
+        // In the header's padding: no bytes of its own.
+        bool leaf_children = false;
         std::array<std::size_t, InnerCapacity> sizes;
         // [category][child]: one category's counts are contiguous, what a select in it scans.
         [[no_unique_address]] std::array<std::array<std::uint32_t, InnerCapacity>, categories> category_sizes;
@@ -277,6 +282,7 @@ public:
             ++inners_;
             root->count = 2;
             root->children[0] = root_;
+            root->leaf_children = root_->is_leaf;
             root->children[1] = split.right;
             set_counts(root, 0, split.left_counts);
             set_counts(root, 1, split.right_counts);
@@ -503,10 +509,17 @@ private:
     // That still left each cold level of a descent three waits in a row: the node's header (how
     // many keys), then its keys, then the pointer to the chosen child. Every descent now asks
     // for the children with the keys, and a mutation's descent (descend) asks for the child's
-    // first bytes as soon as it has the pointer, so the three are on their way together. On
-    // the bench machine a dependent access to a random line of 1 GiB costs ~200 ns, and eight
-    // independent ones overlap almost fully (~24 ns each); a PUT at a million leads descends
-    // four orders.
+    // lines as soon as it has the pointer, so the three are on their way together. On the bench
+    // machine a dependent access to a random line of 1 GiB costs ~200 ns, and eight independent
+    // ones overlap almost fully (~24 ns each); a PUT at a million leads descends four orders.
+    //
+    // But one core only has so many lines on their way at once: asked for many at a time, random
+    // lines of 1 GiB arrive at ~6 ns each (BM_ColdLines), and a store update at a million leads
+    // (BM_StoreUpdate) had its trees ask for ~645 lines, so their number is much of what it costs.
+    // descend asks for what the change reads: a leaf's header and entries (not its empty rest),
+    // an inner node's header and subtree sizes (its keys and children come from child_for once
+    // its header is in), and each category's count of the chosen child (what an insert, erase or
+    // recategorize changes on the way back up), not a leaf's worth of bytes from the node's start.
     static void prefetch_range(const void* from, const void* to) {
         for (const char* p = static_cast<const char*>(from); p < static_cast<const char*>(to); p += 64)
             __builtin_prefetch(p);
@@ -544,11 +557,16 @@ private:
             auto* inner = static_cast<Inner*>(node);
             const unsigned child = child_for(inner, probe);
             path.steps[path.depth++] = {inner, child};
+            for (std::size_t c = 0; c < categories; ++c) __builtin_prefetch(&inner->category_sizes[c][child]);
             node = inner->children[child];
-            // The child's first bytes before its header is read: all of a leaf's entries, or an
-            // inner node's header and counts (what the change then makes on the way back up). A
-            // root that is a leaf is not asked for: a tree of one leaf is a small, hot one.
-            prefetch_range(node, reinterpret_cast<const char*>(node) + std::min(sizeof(Leaf), sizeof(Inner)));
+            // The child's lines before its header is read (see prefetch_range). A root that is a
+            // leaf is not asked for: a tree of one leaf is a small, hot one.
+            if (inner->leaf_children)
+                prefetch_range(node, static_cast<const Leaf*>(node)->entries.data() +
+                                         std::min<std::size_t>(inner->sizes[child], LeafCapacity));
+            else
+                prefetch_range(node, static_cast<const Inner*>(node)->sizes.data() + InnerCapacity);
+            assert(node->is_leaf == inner->leaf_children);
         }
         return static_cast<Leaf*>(node);
     }
@@ -704,6 +722,7 @@ private:
         }
         auto* right = new Inner;
         ++inners_;
+        right->leaf_children = inner->leaf_children;
         // As for leaves: a child appended at the end keeps this node full.
         const unsigned keep = at == InnerCapacity ? InnerCapacity : InnerCapacity / 2;
         Split up;
