@@ -228,21 +228,39 @@ void WorkspaceIndex::move(ListedLead& cell, const LeadPtr& lead_ptr, const Lead&
     // While the cell still holds `previous` (the state the old entries' keys were made from: a
     // name order compares long names through the cell): out of every order whose key changed,
     // and a new status counted in those whose key did not.
-    updated_.erase(TimeBound{previous.updated_at, id});
-    if (status_changed) created_.recategorize(TimeBound{lead.created_at, id}, status);
-    if (renamed || status_changed) {
-        const ByName::Entry name_before{ByName::key_of(previous.name), id, listed};
-        if (renamed) by_name_.erase(name_before);
-        else by_name_.recategorize(name_before, status);
+    //
+    // The orders' descents take turns, a level each: at a million leads each reaches a cold node
+    // and a cold leaf, and their lines are then on their way together instead of one order's
+    // after another's. BM_StoreUpdate, eight runs of each build alternating: 1 000 000 leads,
+    // means 4 332 -> 3 561 ns, lower in all eight; 10 000, 1 411 -> 1 339.
+    TimeOrder::Descent<TimeBound> in_updated(updated_, TimeBound{previous.updated_at, id});
+    std::optional<TimeOrder::Descent<TimeBound>> in_created;
+    if (status_changed) in_created.emplace(created_, TimeBound{lead.created_at, id});
+    std::optional<NameOrder::Descent<ByName::Entry>> in_name;
+    if (renamed || status_changed) in_name.emplace(by_name_, ByName::Entry{ByName::key_of(previous.name), id, listed});
+    std::optional<SourceOrder::Descent<SourceBound>> in_source;
+    if (previous.source && (resourced || status_changed))
+        in_source.emplace(created_by_source_, SourceBound{find_source(*previous.source)->number, previous.created_at, id});
+    for (bool deeper = true; deeper;) {
+        deeper = in_updated.step();
+        if (in_created) deeper = in_created->step() || deeper;
+        if (in_name) deeper = in_name->step() || deeper;
+        if (in_source) deeper = in_source->step() || deeper;
+    }
+
+    updated_.erase(in_updated);
+    if (in_created) created_.recategorize(*in_created, status);
+    if (in_name) {
+        if (renamed) by_name_.erase(*in_name);
+        else by_name_.recategorize(*in_name, status);
     }
     // A new source is interned before the previous one is released: the release may drop the
-    // previous number, and the erase still needs it.
+    // previous number, which the descent was made with.
     std::optional<std::uint32_t> source_now;
     if (resourced && lead.source) source_now = intern_source(*lead.source);
-    if (previous.source && (resourced || status_changed)) {
-        const SourceBound at{find_source(*previous.source)->number, previous.created_at, id};
-        if (resourced) created_by_source_.erase(at);
-        else created_by_source_.recategorize(at, status);
+    if (in_source) {
+        if (resourced) created_by_source_.erase(*in_source);
+        else created_by_source_.recategorize(*in_source, status);
     }
     if (resourced && previous.source) release_source(*previous.source);
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <iterator>
 #include <map>
 #include <numeric>
@@ -530,6 +531,72 @@ TEST_CASE("counted tree: a category with three entries among 20 000", "[counted_
 TEST_CASE("counted tree: appends of mixed categories, then erasing everything", "[counted_tree]") {
     appends_then_erase_all<CountedTree<TaggedTraits<3>, 4, 4>>(31, 4000, 500);
     appends_then_erase_all<CountedTree<TaggedTraits<6>>>(32, 20000, 5000);
+}
+
+// Descents of three trees of different depths taken in turns, a level each, as the listing
+// takes its orders' (WorkspaceIndex::move), then finished by an erase or a recategorize: each
+// tree ends as its model, whatever the others did, and a descent stopped part way (or not
+// started) is finished by the change that takes it.
+TEST_CASE("counted tree: descents of several trees taken in turns, then finished by a change", "[counted_tree]") {
+    using Tree = CountedTree<TaggedTraits<3>, 4, 4>;
+    std::mt19937 rng(41);
+    std::uniform_int_distribution<unsigned> category(0, 2);
+    constexpr int spans[3] = {10, 400, 6000};  // one leaf, a few levels, many levels
+    std::array<Tree, 3> trees;
+    std::array<CategoryModel, 3> models;
+    for (int t = 0; t < 3; ++t) {
+        std::vector<int> keys(static_cast<std::size_t>(spans[t] / 2));
+        for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = 2 * static_cast<int>(i);  // even: odd keys are absent
+        std::shuffle(keys.begin(), keys.end(), rng);
+        for (int key : keys) {
+            const unsigned c = category(rng);
+            REQUIRE(trees[t].insert(tagged(key, c)));
+            models[t][key] = c;
+        }
+    }
+    for (int round = 0; round < 3000; ++round) {
+        INFO("round " << round);
+        std::array<int, 3> keys{};
+        std::vector<Tree::Descent<int>> descents;
+        for (int t = 0; t < 3; ++t) {
+            keys[t] = std::uniform_int_distribution<int>(-1, spans[t])(rng);
+            descents.emplace_back(trees[t], keys[t]);
+        }
+        // In turns; in a third of the rounds the turns stop early, and the changes take the rest.
+        const int turns = round % 3 == 0 ? std::uniform_int_distribution<int>(0, 2)(rng) : 1000;
+        for (int turn = 0; turn < turns; ++turn) {
+            bool deeper = false;
+            for (auto& descent : descents) deeper = descent.step() || deeper;
+            if (!deeper) break;
+        }
+        for (int t = 0; t < 3; ++t) {
+            INFO("tree " << t << " key " << keys[t]);
+            auto& model = models[t];
+            const auto found = model.find(keys[t]);
+            if (round % 2 == 0) {
+                REQUIRE(trees[t].erase(descents[t]) == (found != model.end()));
+                if (found != model.end()) model.erase(found);
+            } else {
+                const unsigned to = category(rng);
+                REQUIRE(trees[t].recategorize(descents[t], to) == (found != model.end()));
+                if (found != model.end()) found->second = to;
+            }
+            // A finished descent has nothing left to take.
+            REQUIRE_FALSE(descents[t].step());
+        }
+        if (round % 500 == 0)
+            for (int t = 0; t < 3; ++t) check_categories(trees[t], models[t], -1, spans[t] + 1);
+    }
+    for (int t = 0; t < 3; ++t) {
+        INFO("tree " << t);
+        check_categories(trees[t], models[t], -1, spans[t] + 1);
+    }
+
+    // An empty tree: nothing to take, nothing to change.
+    Tree empty;
+    Tree::Descent<int> descent(empty, 4);
+    REQUIRE_FALSE(descent.step());
+    REQUIRE_FALSE(empty.erase(descent));
 }
 
 TEST_CASE("counted tree: categories of an empty tree", "[counted_tree]") {

@@ -108,6 +108,20 @@ private:
     };
     static_assert(LeafCapacity >= 4 && InnerCapacity >= 4, "a split must leave both halves non-empty");
 
+    // The tree only grows a level when the root is full, so at a million entries it is 4 levels
+    // deep; the path has room for far more than any reachable depth.
+    static constexpr std::size_t max_depth = 48;
+    struct Step {
+        Inner* inner;
+        unsigned child;
+    };
+    struct Path {
+        // Left uninitialized (only [0, depth) is read): an array of std::pair would be zeroed,
+        // 768 bytes, on every insert and erase.
+        std::array<Step, max_depth> steps;
+        std::size_t depth = 0;
+    };
+
     // What both iterators are: a place in a leaf (null leaf: the end) of a tree.
     class Position {
     public:
@@ -293,13 +307,42 @@ public:
         return true;
     }
 
+    // The way down to the entry equal to `probe`, taken one level at a time (step), so that
+    // several trees' descents can take turns: their cold nodes and leaves are then on their way
+    // together instead of one tree's after another's (see prefetch_range; a store update at a
+    // million leads descends four orders). erase and recategorize take a descent, finish it and
+    // change the entry; the tree must not change between its first step and then.
+    template <class Probe>
+    class Descent {
+    public:
+        Descent(CountedTree& tree, const Probe& probe) : tree_(&tree), probe_(probe), node_(tree.root_) {}
+        // One level down; false once at the leaf (or in an empty tree): nothing left to take.
+        bool step() {
+            if (node_ == nullptr || node_->is_leaf) return false;
+            node_ = descend_one(static_cast<Inner*>(node_), probe_, path_);
+            return true;
+        }
+
+    private:
+        friend class CountedTree;
+        CountedTree* tree_;
+        Probe probe_;
+        Path path_;
+        Node* node_;
+    };
+
     // Removes the entry equal to `probe` (an Entry or a Bound); false when there is none.
     template <class Probe>
     bool erase(const Probe& probe) {
-        Path path;
+        Descent<Probe> descent(*this, probe);
+        return erase(descent);
+    }
+    template <class Probe>
+    bool erase(Descent<Probe>& descent) {
         unsigned pos = 0;
-        Leaf* leaf = find_entry(probe, path, pos);
+        Leaf* leaf = finish(descent, pos);
         if (leaf == nullptr) return false;
+        const Path& path = descent.path_;
         const unsigned erased_category = category(leaf->entries[pos]);
         std::move(leaf->entries.data() + pos + 1, leaf->entries.data() + leaf->count, leaf->entries.data() + pos);
         leaf->entries[--leaf->count] = Entry{};  // release what the entry holds now, not at reuse
@@ -386,10 +429,15 @@ public:
     // False (nothing changes) when there is none.
     template <class Probe>
     bool recategorize(const Probe& probe, unsigned c) {
-        Path path;
+        Descent<Probe> descent(*this, probe);
+        return recategorize(descent, c);
+    }
+    template <class Probe>
+    bool recategorize(Descent<Probe>& descent, unsigned c) {
         unsigned pos = 0;
-        Leaf* leaf = find_entry(probe, path, pos);
+        Leaf* leaf = finish(descent, pos);
         if (leaf == nullptr) return false;
+        const Path& path = descent.path_;
         const unsigned was = category(leaf->entries[pos]);
         if (was == c) return true;
         Traits::set_category(leaf->entries[pos], c);
@@ -414,19 +462,6 @@ public:
     }
 
 private:
-    // The tree only grows a level when the root is full, so at a million entries it is 4 levels
-    // deep; the path has room for far more than any reachable depth.
-    static constexpr std::size_t max_depth = 48;
-    struct Step {
-        Inner* inner;
-        unsigned child;
-    };
-    struct Path {
-        // Left uninitialized (only [0, depth) is read): an array of std::pair would be zeroed,
-        // 768 bytes, on every insert and erase.
-        std::array<Step, max_depth> steps;
-        std::size_t depth = 0;
-    };
     struct Split {
         Node* right = nullptr;  // the new right sibling, or null: no split
         Bound separator{};
@@ -550,35 +585,41 @@ private:
                                 [](const Probe& p, const Entry& e) { return Traits::less(p, e); });
     }
 
+    // A mutation's way down (root_ not null): the leaf where `probe` belongs.
     template <class Probe>
     Leaf* descend(const Probe& probe, Path& path) const {
         Node* node = root_;
-        while (!node->is_leaf) {
-            auto* inner = static_cast<Inner*>(node);
-            const unsigned child = child_for(inner, probe);
-            path.steps[path.depth++] = {inner, child};
-            for (std::size_t c = 0; c < categories; ++c) __builtin_prefetch(&inner->category_sizes[c][child]);
-            node = inner->children[child];
-            // The child's lines before its header is read (see prefetch_range). A root that is a
-            // leaf is not asked for: a tree of one leaf is a small, hot one.
-            if (inner->leaf_children)
-                prefetch_range(node, static_cast<const Leaf*>(node)->entries.data() +
-                                         std::min<std::size_t>(inner->sizes[child], LeafCapacity));
-            else
-                prefetch_range(node, static_cast<const Inner*>(node)->sizes.data() + InnerCapacity);
-            assert(node->is_leaf == inner->leaf_children);
-        }
+        while (!node->is_leaf) node = descend_one(static_cast<Inner*>(node), probe, path);
         return static_cast<Leaf*>(node);
     }
-
-    // The leaf holding the entry equal to `probe` (its index in `pos`, the way down in `path`),
-    // or null when there is none.
+    // One level of it: from `inner` to the child on the way, added to `path`.
     template <class Probe>
-    Leaf* find_entry(const Probe& probe, Path& path, unsigned& pos) const {
-        if (root_ == nullptr) return nullptr;
-        Leaf* leaf = descend(probe, path);
-        pos = static_cast<unsigned>(lower_in_leaf(leaf, probe) - leaf->entries.data());
-        if (pos == leaf->count || Traits::less(probe, leaf->entries[pos])) return nullptr;
+    static Node* descend_one(Inner* inner, const Probe& probe, Path& path) {
+        const unsigned child = child_for(inner, probe);
+        path.steps[path.depth++] = {inner, child};
+        for (std::size_t c = 0; c < categories; ++c) __builtin_prefetch(&inner->category_sizes[c][child]);
+        Node* node = inner->children[child];
+        // The child's lines before its header is read (see prefetch_range). A root that is a
+        // leaf is not asked for: a tree of one leaf is a small, hot one.
+        if (inner->leaf_children)
+            prefetch_range(node, static_cast<const Leaf*>(node)->entries.data() +
+                                     std::min<std::size_t>(inner->sizes[child], LeafCapacity));
+        else
+            prefetch_range(node, static_cast<const Inner*>(node)->sizes.data() + InnerCapacity);
+        assert(node->is_leaf == inner->leaf_children);
+        return node;
+    }
+
+    // Takes the rest of `descent` (of this tree): the leaf holding the entry equal to its probe
+    // (its index in `pos`, the way down in the descent's path), or null when there is none.
+    template <class Probe>
+    Leaf* finish(Descent<Probe>& descent, unsigned& pos) const {
+        assert(descent.tree_ == this);
+        while (descent.step()) {}
+        if (descent.node_ == nullptr) return nullptr;
+        auto* leaf = static_cast<Leaf*>(descent.node_);
+        pos = static_cast<unsigned>(lower_in_leaf(leaf, descent.probe_) - leaf->entries.data());
+        if (pos == leaf->count || Traits::less(descent.probe_, leaf->entries[pos])) return nullptr;
         return leaf;
     }
 
