@@ -311,12 +311,14 @@ public:
     // several trees' descents can take turns: their cold nodes and leaves are then on their way
     // together instead of one tree's after another's (see prefetch_range; a store update at a
     // million leads descends four orders). erase and recategorize take a descent, finish it and
-    // change the entry; the tree must not change between its first step and then.
+    // change the entry; the tree must not change between its first step and then, and the
+    // descent is over after (step is false).
     template <class Probe>
     class Descent {
     public:
         Descent(CountedTree& tree, const Probe& probe) : tree_(&tree), probe_(probe), node_(tree.root_) {}
-        // One level down; false once at the leaf (or in an empty tree): nothing left to take.
+        // One level down; false once at the leaf (in an empty tree, after its change): nothing
+        // left to take.
         bool step() {
             if (node_ == nullptr || node_->is_leaf) return false;
             node_ = descend_one(static_cast<Inner*>(node_), probe_, path_);
@@ -611,13 +613,14 @@ private:
     }
 
     // Takes the rest of `descent` (of this tree): the leaf holding the entry equal to its probe
-    // (its index in `pos`, the way down in the descent's path), or null when there is none.
+    // (its index in `pos`, the way down in the descent's path), or null when there is none. The
+    // descent is over then: the change may free the nodes it went through, so it lets go of them.
     template <class Probe>
     Leaf* finish(Descent<Probe>& descent, unsigned& pos) const {
         assert(descent.tree_ == this);
         while (descent.step()) {}
-        if (descent.node_ == nullptr) return nullptr;
-        auto* leaf = static_cast<Leaf*>(descent.node_);
+        auto* leaf = static_cast<Leaf*>(std::exchange(descent.node_, nullptr));
+        if (leaf == nullptr) return nullptr;
         pos = static_cast<unsigned>(lower_in_leaf(leaf, descent.probe_) - leaf->entries.data());
         if (pos == leaf->count || Traits::less(descent.probe_, leaf->entries[pos])) return nullptr;
         return leaf;
