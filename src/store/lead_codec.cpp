@@ -47,12 +47,7 @@ void encode_each(const std::vector<const Lead*>& leads,
             const char* lead = reinterpret_cast<const char*>(leads[i + lead_ahead]);
             for (std::size_t line = 0; line < sizeof(Lead); line += 64) __builtin_prefetch(lead + line);
         }
-        if (i + strings_ahead < leads.size()) {
-            const Lead& soon = *leads[i + strings_ahead];
-            __builtin_prefetch(soon.name.data());
-            __builtin_prefetch(soon.email.data());
-            __builtin_prefetch(soon.metadata.text().data());
-        }
+        if (i + strings_ahead < leads.size()) prefetch_text(*leads[i + strings_ahead]);
         payload.bytes().clear();
         encode_lead(*leads[i], payload);
         take(payload.bytes());

@@ -195,9 +195,7 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
     // leads, a cold line: asked for together now, they arrive while the patch is applied instead
     // of one after another (the strings as they are copied and compared, the listing cell when
     // the listing moves the lead).
-    __builtin_prefetch(current.name.data());
-    __builtin_prefetch(current.email.data());
-    __builtin_prefetch(current.metadata.text().data());
+    prefetch_text(current);
     __builtin_prefetch(current.listing.get());
     auto patched = apply_patch(current, patch);
     if (auto* refused = std::get_if<StoreError>(&patched)) return std::move(*refused);

@@ -133,6 +133,17 @@ inline std::size_t text_bytes(const Lead& lead) {
            (lead.source ? lead.source->size() : 0) + lead.metadata.text().size();
 }
 
+// Asks for the first line of each of a lead's own heap blocks (name, email, metadata text),
+// without waiting: at a million leads each is a cold line, found only through the lead, and
+// asked for together they arrive in about the time of one (the snapshot's encoding, an update,
+// a lead's first rendering). Phone and source are left out: they are usually short enough (15
+// bytes) to sit inside the lead's own strings.
+inline void prefetch_text(const Lead& lead) {
+    __builtin_prefetch(lead.name.data());
+    __builtin_prefetch(lead.email.data());
+    __builtin_prefetch(lead.metadata.text().data());
+}
+
 // A create, already validated by the api layer.
 struct NewLead {
     std::string name;
