@@ -545,7 +545,7 @@ private:
     //
     // That still left each cold level of a descent three waits in a row: the node's header (how
     // many keys), then its keys, then the pointer to the chosen child. Every descent now asks
-    // for the children with the keys, and a mutation's descent (descend) asks for the child's
+    // for the children with the keys, and a mutation's descent (descend_one) asks for the child's
     // lines as soon as it has the pointer, so the three are on their way together. On the bench
     // machine a dependent access to a random line of 1 GiB costs ~200 ns, and eight independent
     // ones overlap almost fully (~24 ns each); a PUT at a million leads descends four orders.
@@ -553,10 +553,11 @@ private:
     // But one core only has so many lines on their way at once: asked for many at a time, random
     // lines of 1 GiB arrive at ~6 ns each (BM_ColdLines), and a store update at a million leads
     // (BM_StoreUpdate) had its trees ask for ~645 lines, so their number is much of what it costs.
-    // descend asks for what the change reads: a leaf's header and entries (not its empty rest),
-    // an inner node's header and subtree sizes (its keys and children come from child_for once
-    // its header is in), and each category's count of the chosen child (what an insert, erase or
-    // recategorize changes on the way back up), not a leaf's worth of bytes from the node's start.
+    // descend_one asks for what the change reads: a leaf's header and entries (not its empty
+    // rest), an inner node's header and subtree sizes (its keys and children come from child_for
+    // once its header is in), and each category's count of the chosen child (what an insert,
+    // erase or recategorize changes on the way back up), not a leaf's worth of bytes from the
+    // node's start.
     static void prefetch_range(const void* from, const void* to) {
         for (const char* p = static_cast<const char*>(from); p < static_cast<const char*>(to); p += 64)
             __builtin_prefetch(p);
