@@ -693,7 +693,15 @@ void LeadStore::order_for_restore(std::vector<const Lead*>& leads) {
     };
     std::vector<SortKey> keys;
     keys.reserve(leads.size());
-    for (std::size_t i = 0; i < leads.size(); ++i) keys.push_back({leads[i]->workspace, leads[i]->created_at, leads[i]->id, i});
+    // Each lead is a cold line or two, asked for some leads ahead so that their misses overlap.
+    constexpr std::size_t ahead = 16;
+    for (std::size_t i = 0; i < leads.size(); ++i) {
+        if (i + ahead < leads.size()) {
+            __builtin_prefetch(&leads[i + ahead]->workspace);
+            __builtin_prefetch(&leads[i + ahead]->created_at);  // 192 bytes on: another line
+        }
+        keys.push_back({leads[i]->workspace, leads[i]->created_at, leads[i]->id, i});
+    }
     std::sort(keys.begin(), keys.end(), [](const SortKey& a, const SortKey& b) {
         return std::tie(a.workspace, a.created_at, a.id) < std::tie(b.workspace, b.created_at, b.id);
     });
