@@ -812,6 +812,32 @@ TEST_CASE("order_for_restore: oldest first within each workspace, ties by id, ev
     }));
 }
 
+TEST_CASE("order_for_restore pauses between pieces of every pass, the sort's too, and orders as without", "[store][recovery]") {
+    constexpr std::size_t n = 20000;
+    std::mt19937 rng(11);
+    std::vector<LeadPtr> owned;
+    for (std::size_t i = 0; i < n; ++i) {
+        auto lead = std::make_shared<Lead>();
+        lead->id = rng();
+        lead->workspace = 1 + rng() % 3;
+        lead->created_at = static_cast<Millis>(rng() % 1000);
+        owned.push_back(std::move(lead));
+    }
+    std::vector<const Lead*> unpaused;
+    for (const auto& lead : owned) unpaused.push_back(lead.get());
+    std::vector<const Lead*> paused = unpaused;
+
+    std::size_t pauses = 0;
+    LeadStore::order_for_restore(paused, [&] { ++pauses; });
+    LeadStore::order_for_restore(unpaused);
+
+    CHECK(paused == unpaused);
+    // The two passes over the leads pause every 1024 of them: 2 * 19 times. Any comparison sort
+    // of n keys makes at least log2(n!) ~ 257 000 comparisons, so pausing every 16384 of them
+    // adds at least 15: a sort that never paused would leave 38.
+    CHECK(pauses >= 2 * (n / 1024) + 15);
+}
+
 TEST_CASE("a cut lists every lead as it was at the cut, and keeps those alive until it ends", "[store][snapshot]") {
     // A cut holds every shard lock at once, and ThreadSanitizer's deadlock detector tracks at
     // most 64 locks held by one thread: fewer shards than the default 64.

@@ -207,7 +207,9 @@ public:
     Cut cut(const std::function<void()>& at_the_cut) const;
     // Sorts a cut's leads into the order restore_snapshot_leads expects: oldest first within
     // each workspace (the order that restores fastest). Outside every lock, hence separate.
-    static void order_for_restore(std::vector<const Lead*>& leads);
+    // `pause`, if given, is called between pieces of the work of a few tens of microseconds each
+    // (a background thread gives its core back there: ops::BackgroundPacer).
+    static void order_for_restore(std::vector<const Lead*>& leads, const std::function<void()>& pause = {});
 
 private:
     struct alignas(64) Shard {
