@@ -630,8 +630,8 @@ bool LeadStore::restore_header(std::string_view payload) {
     return true;
 }
 
-LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut) const {
-    Cut cut(*this, std::unique_lock(cut_mu_));
+LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut, std::function<void()> pause) const {
+    Cut cut(*this, std::unique_lock(cut_mu_), pause);
     std::size_t total = 0;
     {
         // The instant of the cut: no change is in flight. Only flags are set while every shard
@@ -662,11 +662,13 @@ LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut) const {
         }
         for (const auto& [id, before] : shard.at_cut)
             if (before && !shard.leads.contains(id)) cut.leads.push_back(before.get());  // deleted since
+        lock.unlock();
+        if (pause) pause();
     }
     return cut;
 }
 
-void LeadStore::end_cut() const {
+void LeadStore::end_cut(const std::function<void()>& pause) const {
     for (std::size_t i = 0; i < shard_count_; ++i) {
         decltype(Shard::at_cut) kept;
         {
@@ -675,7 +677,14 @@ void LeadStore::end_cut() const {
             kept.swap(shards_[i].at_cut);
         }
         // The states kept (leads changed or deleted while the snapshot was written) are freed
-        // here, outside the shard's lock.
+        // here, outside the shard's lock: after a PUT load, thousands per shard, a few cold
+        // blocks each, so a few hundred at a time between pauses.
+        std::size_t freed = 0;
+        for (auto& [id, before] : kept) {
+            before.reset();
+            if (pause && ++freed % 256 == 0) pause();
+        }
+        if (pause) pause();
     }
 }
 

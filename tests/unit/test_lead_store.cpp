@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <limits>
 #include <memory>
 #include <random>
@@ -878,4 +880,49 @@ TEST_CASE("a cut lists every lead as it was at the cut, and keeps those alive un
     CHECK(c_at_cut.expired());
     const auto next = store.cut([] {});
     CHECK(names(next) == std::multiset<std::string>{"A/1", "B3/3", "D/1"});
+}
+
+TEST_CASE("a cut pauses after each shard's copy, holding no shard, and while its end lets go of the kept states", "[store][snapshot]") {
+    StoreOptions options;
+    options.shards = 8;
+    LeadStore store(options);
+    std::vector<LeadId> ids;
+    for (int i = 0; i < 64; ++i)  // ids are spread over the shards: every shard gets some
+        ids.push_back(must_create(store, ws_a, new_lead("l" + std::to_string(i) + "@example.com", "L"))->id);
+    const std::weak_ptr<const Lead> first_at_cut = store.get(ws_a, ids.front());
+
+    // While the cut is taken, another thread renames every lead at each pause: had the cut kept
+    // a shard locked, the writer would wait for the cut, which waits for it (so the writers
+    // outlive the callback).
+    std::vector<std::future<std::size_t>> writers;
+    std::size_t in_time = 0;
+    std::size_t pauses = 0;
+    bool taken = false;
+    {
+        const auto cut = store.cut([] {}, [&] {
+            ++pauses;
+            if (taken) return;
+            const std::string name = "L" + std::to_string(writers.size() + 1);
+            writers.push_back(std::async(std::launch::async, [&store, &ids, name] {
+                LeadPatch rename;
+                rename.name = name;
+                std::size_t done = 0;
+                for (const LeadId id : ids) done += store.update(ws_a, id, rename).ok() ? 1 : 0;
+                return done;
+            }));
+            if (writers.back().wait_for(std::chrono::seconds(2)) == std::future_status::ready) ++in_time;
+        });
+        taken = true;
+        std::size_t writes_done = 0;
+        for (auto& writer : writers) writes_done += writer.get();
+
+        CHECK(writers.size() == 8);  // a pause after each shard's copy
+        CHECK(in_time == writers.size());
+        CHECK(writes_done == 8 * ids.size());
+        REQUIRE(cut.leads.size() == ids.size());
+        for (const Lead* lead : cut.leads) CHECK((lead->name == "L" && lead->version == 1));
+        CHECK_FALSE(first_at_cut.expired());  // kept for the cut
+    }
+    CHECK(first_at_cut.expired());
+    CHECK(pauses >= 8 + 8);  // and at least one per shard as the cut ends
 }

@@ -195,16 +195,21 @@ public:
 
     private:
         friend class LeadStore;
-        Cut(const LeadStore& store, std::unique_lock<std::mutex> one_at_a_time)
-            : one_at_a_time_(std::move(one_at_a_time)), store_(&store) {}
+        Cut(const LeadStore& store, std::unique_lock<std::mutex> one_at_a_time, std::function<void()> pause)
+            : one_at_a_time_(std::move(one_at_a_time)), store_(&store, End{std::move(pause)}) {}
         struct End {  // a moved Cut hands over the duty to end the cut
-            void operator()(const LeadStore* store) const { store->end_cut(); }
+            std::function<void()> pause;
+            void operator()(const LeadStore* store) const { store->end_cut(pause); }
         };
         // Destroyed in reverse: the cut ends, then the next cut may begin.
         std::unique_lock<std::mutex> one_at_a_time_;
         std::unique_ptr<const LeadStore, End> store_;
     };
-    Cut cut(const std::function<void()>& at_the_cut) const;
+    // `pause`, if given, is called between pieces of the copy and of the cut's end (when it
+    // holds no shard; each piece a shard's copy, or a few hundred kept states let go): a
+    // background thread gives its core back there (ops::BackgroundPacer). It is kept, and
+    // called, until the Cut is destroyed.
+    Cut cut(const std::function<void()>& at_the_cut, std::function<void()> pause = {}) const;
     // Sorts a cut's leads into the order restore_snapshot_leads expects: oldest first within
     // each workspace (the order that restores fastest). Outside every lock, hence separate.
     // `pause`, if given, is called between pieces of the work of a few tens of microseconds each
@@ -233,7 +238,7 @@ private:
 
     Shard& shard_of(LeadId id) const { return shards_[id & (shard_count_ - 1)]; }
     // A Cut's end: writers stop keeping states for it, and the states kept are let go.
-    void end_cut() const;
+    void end_cut(const std::function<void()>& pause) const;
     // Before a writer (holding the shard) changes lead `id`, whose current state is `before`
     // (null: it does not exist yet): keeps that state for a cut in progress.
     static void keep_for_cut(Shard& shard, LeadId id, const LeadPtr& before) {
