@@ -20,10 +20,10 @@ TEST_CASE("a pacer gives the core back once a turn has lasted its length, and no
         CHECK(pacer.yields() == 1000);
     }
     SECTION("a turn starts again after each yield") {
-        BackgroundPacer pacer(20ms);
+        BackgroundPacer pacer(200ms);
         pacer.pause_point();
         CHECK(pacer.yields() == 0);
-        std::this_thread::sleep_for(25ms);
+        std::this_thread::sleep_for(250ms);
         pacer.pause_point();
         CHECK(pacer.yields() == 1);
         pacer.pause_point();  // the new turn has only begun
