@@ -145,6 +145,23 @@ void BM_StoreGet(benchmark::State& state) {
 }
 BENCHMARK(BM_StoreGet)->Arg(10'000)->Arg(1'000'000);
 
+// A GET by id's reads of the store, each of a fresh random pick (at 1M leads nearly every lead
+// cold, as in a wrk run of load/get.lua over a million seeded leads): the lead, then its version
+// (the ETag) and its rendering's slot, both in its last line.
+constexpr std::size_t store_gets = 1 << 18;
+
+void BM_StoreGetFresh(benchmark::State& state) {
+    auto& filled = filled_store(static_cast<std::size_t>(state.range(0)));
+    const auto picks = random_indexes(filled.ids.size(), store_gets);
+    std::size_t n = 0;
+    for (auto _ : state) {
+        auto lead = filled.store->get(workspace, filled.ids[picks[n++]]);
+        benchmark::DoNotOptimize(lead->version);
+        benchmark::DoNotOptimize(lead->json.peek());
+    }
+}
+BENCHMARK(BM_StoreGetFresh)->Arg(10'000)->Arg(1'000'000)->Iterations(store_gets);
+
 // A fixed number of updates, each of a fresh random pick: at 1M leads nearly every one is the
 // lead's first (as in a wrk run of load/update.lua over a million seeded leads), and two builds
 // do the same work. Letting the iterations follow the speed, over 65 536 picks reused, made the
