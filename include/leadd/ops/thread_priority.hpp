@@ -9,7 +9,7 @@
 // runs it), the kernel takes the core back from the background thread at its timer tick, so
 // each of its turns is a whole tick (4 ms with HZ=250, the kernel load/README's figures come
 // from), and every request in flight waits that long: during a snapshot of a million leads, a
-// PUT load's p99 was ~4.9 ms instead of ~1.2. Long background loops therefore give the core
+// PUT load's p99 was ~4.9 ms instead of ~1. Long background loops therefore give the core
 // back themselves, through a BackgroundPacer.
 
 #include <sched.h>
