@@ -6,6 +6,7 @@
 
 #include "leadd/api/json_lead.hpp"
 #include "leadd/api/validation.hpp"
+#include "leadd/http/envelope.hpp"
 #include "leadd/ops/thread_priority.hpp"
 #include "leadd/store/lead_codec.hpp"
 #include "leadd/store/lead_store.hpp"
@@ -161,6 +162,23 @@ void BM_StoreGetFresh(benchmark::State& state) {
     }
 }
 BENCHMARK(BM_StoreGetFresh)->Arg(10'000)->Arg(1'000'000)->Iterations(store_gets);
+
+// A GET by id's whole answer on a fresh random pick: the store's reads, then the body (the
+// envelope around the lead's JSON), as the handler makes it. At 1M leads nearly every pick is
+// the lead's first read (load/get.lua over a million seeded leads: its first rendering, and
+// whatever keeping it costs); about one pick in eight repeats an earlier one. One pass per
+// process: a second finds every lead read before.
+void BM_ReadAnswerFresh(benchmark::State& state) {
+    auto& filled = filled_store(static_cast<std::size_t>(state.range(0)));
+    const auto picks = random_indexes(filled.ids.size(), store_gets);
+    std::size_t n = 0;
+    for (auto _ : state) {
+        auto lead = filled.store->get(workspace, filled.ids[picks[n++]]);
+        http::Response answer = http::success_response_text(200, api::lead_json_text(*lead));
+        benchmark::DoNotOptimize(answer.body.data());
+    }
+}
+BENCHMARK(BM_ReadAnswerFresh)->Arg(10'000)->Arg(1'000'000)->Iterations(store_gets);
 
 // A fixed number of updates, each of a fresh random pick: at 1M leads nearly every one is the
 // lead's first (as in a wrk run of load/update.lua over a million seeded leads), and two builds
