@@ -9,19 +9,20 @@
 
 namespace leadd::api {
 
-void append_lead_json(std::string& out, const store::Lead& lead) {
-    if (const std::string* cached = lead.json.peek()) {
-        out += *cached;
-        return;
-    }
+namespace {
+
+// Room for a rendering beyond the lead's own text: the keys, ids and timestamps (~230 bytes).
+constexpr std::size_t rendering_frame = 256;
+
+// Writes the lead's JSON at the end of `out`, in the documented key order, without a json::object
+// (building one first cost more than the rest of a GET).
+void render_into(std::string& out, const store::Lead& lead) {
     // A read rendering a lead for the first time finds its strings cold at a million leads: they
     // arrive while the text is written. (A write's answer renders the lead it just built, whose
     // lines are hot.)
     store::prefetch_text(lead);
-    // Written directly, in the documented key order: building a json::object first costs more
-    // than the rest of a GET. Room is made first for the keys, ids and timestamps (~230 bytes),
-    // the strings and the metadata, so the text does not grow on the way (escapes aside).
-    out.reserve(out.size() + 256 + store::text_bytes(lead));
+    // Room first, so the text does not grow on the way (escapes aside).
+    out.reserve(out.size() + rendering_frame + store::text_bytes(lead));
     out += R"({"id":")";
     store::append_hex_id(out, "lead_", lead.id);
     out += R"(","name":)";
@@ -53,18 +54,35 @@ void append_lead_json(std::string& out, const store::Lead& lead) {
     out += R"("})";
 }
 
+}  // namespace
+
+void append_lead_json(std::string& out, const store::Lead& lead) {
+    if (const auto kept = lead.json.peek()) {
+        out += *kept;
+        return;
+    }
+    render_into(out, lead);
+}
+
+void append_read_lead_json(std::string& out, const store::Lead& lead) {
+    if (const auto kept = lead.json.peek()) {
+        out += *kept;
+        return;
+    }
+    const std::size_t start = out.size();
+    render_into(out, lead);
+    if (lead.json.read_before()) lead.json.keep(std::string_view(out).substr(start));
+}
+
 std::string render_lead_json(const store::Lead& lead) {
     std::string out;
     append_lead_json(out, lead);
     return out;
 }
 
-const std::string& lead_json_text(const store::Lead& lead) {
-    return lead.json.get_or_fill([&] {
-        std::string text = render_lead_json(lead);
-        text.shrink_to_fit();  // kept as long as the lead: no growth slack (it was ~half the text)
-        return text;
-    });
+std::size_t lead_json_room(const store::Lead& lead) {
+    if (const auto kept = lead.json.peek()) return kept->size();
+    return rendering_frame + store::text_bytes(lead);
 }
 
 std::string etag_of(const store::Lead& lead) { return '"' + std::to_string(lead.version) + '"'; }

@@ -21,19 +21,14 @@ using store::StoreErrc;
 
 namespace {
 
-// A read answers from (and fills) the lead's cached JSON; a write renders without caching
-// (json_lead.hpp says why).
+// A read answers from (and from its second read on, keeps) the lead's rendering; a write renders
+// without keeping (json_lead.hpp says why). Either way straight into the body, allocated once.
 enum class Answering { Read, Write };
 http::Response lead_response(int status, const store::Lead& lead, Answering answering) {
-    http::Response r;
-    if (answering == Answering::Read) {
-        r = http::success_response_text(status, lead_json_text(lead));
-    } else {
-        // Rendered straight into the body: no text of its own to copy in.
-        std::string body = http::success_envelope_head();
-        append_lead_json(body, lead);
-        r = http::success_response_built(status, std::move(body));
-    }
+    std::string body = http::success_envelope_head(lead_json_room(lead));
+    if (answering == Answering::Read) append_read_lead_json(body, lead);
+    else append_lead_json(body, lead);
+    http::Response r = http::success_response_built(status, std::move(body));
     r.set_header("ETag", etag_of(lead));
     return r;
 }
@@ -137,11 +132,16 @@ http::Response LeadHandlers::list(const http::Request& request, store::Workspace
     // Offered after page-numbered pages too, so a client can switch to cursors at any page.
     if (page.more && !page.leads.empty())
         pagination["nextCursor"] = encode_list_cursor(q, store::position_of(*page.leads.back(), q.sort));
-    // Each lead's JSON is cached in the lead; the page is stitched from those texts.
-    std::string data = R"({"leads":[)";
+    // Each lead's JSON is kept in the lead from its second read on; the page is stitched from
+    // those texts, in a body allocated once.
+    std::size_t room = 256;  // the brackets, the commas and the pagination
+    for (const auto& lead : page.leads) room += lead_json_room(*lead) + 1;
+    std::string data;
+    data.reserve(room);
+    data = R"({"leads":[)";
     for (std::size_t i = 0; i < page.leads.size(); ++i) {
         if (i) data.push_back(',');
-        data += lead_json_text(*page.leads[i]);
+        append_read_lead_json(data, *page.leads[i]);
     }
     data += R"(],"pagination":)";
     data += json::serialize(pagination);

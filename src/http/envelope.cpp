@@ -77,7 +77,12 @@ Response success_response_text(int status, std::string_view data_json) {
     return success_response_built(status, std::move(body));
 }
 
-std::string success_envelope_head() { return std::string(success_head); }
+std::string success_envelope_head(std::size_t data_bytes) {
+    std::string body;
+    body.reserve(success_head.size() + data_bytes + 1);
+    body.append(success_head);
+    return body;
+}
 
 Response success_response_built(int status, std::string body) {
     Response r;

@@ -158,15 +158,19 @@ TEST_CASE("a CSV row holds every field of the lead's JSON and parses back to it"
 TEST_CASE("an NDJSON line is the lead's GET JSON, and exporting does not fill the JSON cache", "[export]") {
     LeadStore store;
     const LeadPtr lead = store.create(ws_a, lead_named("Line \"one\"\nwith break", "l@example.com")).value();
-    REQUIRE(lead->json.peek() == nullptr);  // the store renders nothing itself
+    REQUIRE_FALSE(lead->json.peek());  // the store renders nothing itself
     std::string out;
     leadd::api::append_ndjson_line(out, *lead);
     CHECK(out == leadd::api::render_lead_json(*lead) + "\n");
-    CHECK(lead->json.peek() == nullptr);  // 100 000 exported leads must not stay rendered
-    const std::string& cached = leadd::api::lead_json_text(*lead);
+    CHECK_FALSE(lead->json.peek());  // 100 000 exported leads must not stay rendered
+    std::string read;
+    leadd::api::append_read_lead_json(read, *lead);  // a second read keeps the rendering
+    leadd::api::append_read_lead_json(read, *lead);
+    REQUIRE(lead->json.peek());
+    const std::string kept(*lead->json.peek());
     out.clear();
     leadd::api::append_ndjson_line(out, *lead);
-    CHECK(out == cached + "\n");
+    CHECK(out == kept + "\n");
 }
 
 TEST_CASE("the producer emits every lead once, in list order, across many small pieces", "[export]") {

@@ -175,24 +175,57 @@ TEST_CASE("POST creates: 201, Location, ETag, exactly the lead's keys", "[handle
     CHECK(header_of(got, "ETag") == "\"1\"");
 }
 
-TEST_CASE("writes answer without caching the lead's JSON; a read caches it, and answers the same bytes", "[handlers][cache]") {
+TEST_CASE("writes answer without keeping the lead's JSON; a second read keeps it, and every answer has the same bytes",
+          "[handlers][cache]") {
     Api api;
     const auto created = api.create(R"({"name":"Cache Me","email":"cache@example.com","metadata":{"k":[1,2]}})");
     REQUIRE(created.status == 201);
     const std::string id = id_of(parsed(created).at("data").as_object());
     const auto stored = [&] { return api.store.get(api.ws_a.id, *leadd::store::parse_hex_id("lead_", id)); };
-    CHECK(stored()->json.peek() == nullptr);  // a create (an import's leads, mostly never read) keeps no copy
+    CHECK_FALSE(stored()->json.peek());  // a create (an import's leads, mostly never read) keeps no copy
 
-    const auto got = api.get(id);
-    REQUIRE(got.status == 200);
-    REQUIRE(stored()->json.peek() != nullptr);
-    CHECK(got.body == created.body);  // same lead, same version: the same bytes either way
-    CHECK(stored()->json.peek()->capacity() == stored()->json.peek()->size());  // kept without growth slack
+    const auto first = api.get(id);
+    REQUIRE(first.status == 200);
+    CHECK(first.body == created.body);  // same lead, same version: the same bytes either way
+    CHECK_FALSE(stored()->json.peek());  // read once: rendered, not kept (a lead read once stays small)
+
+    const auto second = api.get(id);
+    REQUIRE(second.status == 200);
+    CHECK(second.body == created.body);
+    REQUIRE(stored()->json.peek());  // read again: kept
+    CHECK(std::string("{\"success\":true,\"data\":") + std::string(*stored()->json.peek()) + "}" == second.body);
+    CHECK(api.get(id).body == created.body);  // answered from what was kept
 
     const auto updated = api.put(id, R"({"status":"contacted"})");
     REQUIRE(updated.status == 200);
-    CHECK(stored()->json.peek() == nullptr);  // the new version: not cached by the write
+    CHECK_FALSE(stored()->json.peek());  // the new version: not kept by the write
     CHECK(api.get(id).body == updated.body);
+    CHECK_FALSE(stored()->json.peek());  // the new version's first read
+    CHECK(api.get(id).body == updated.body);
+    CHECK(stored()->json.peek());
+}
+
+TEST_CASE("a list page keeps each lead's JSON from the lead's second read on, and pages have the same bytes",
+          "[handlers][cache]") {
+    Api api;
+    for (int i = 0; i < 3; ++i)
+        REQUIRE(api.create(R"({"name":"Lister )" + std::to_string(i) + R"(","email":"lister)" + std::to_string(i) +
+                           R"(@example.com"})")
+                    .status == 201);
+    const auto kept = [&] {
+        int n = 0;
+        for (const auto& lead : api.store.list_all(api.ws_a.id, {})) n += lead->json.peek().has_value();
+        return n;
+    };
+    const auto first = api.send(Call{"GET", "/api/v1/leads"}.bearer(api.key_a));
+    REQUIRE(first.status == 200);
+    CHECK(kept() == 0);
+    const auto second = api.send(Call{"GET", "/api/v1/leads"}.bearer(api.key_a));
+    CHECK(kept() == 3);
+    const auto third = api.send(Call{"GET", "/api/v1/leads"}.bearer(api.key_a));
+    CHECK(first.body == second.body);
+    CHECK(second.body == third.body);
+    CHECK(parsed(third).at("data").at("leads").as_array().size() == 3);
 }
 
 TEST_CASE("a lead's JSON: any text parses back to itself; updatedAt is written apart only when it differs",

@@ -89,6 +89,32 @@ ListQuery query(std::size_t page = 1, std::size_t limit = 100) {
 
 }  // namespace
 
+TEST_CASE("a lead's rendering slot: the first read is noted, a later one keeps its text, the first text kept stays",
+          "[store][render]") {
+    const RenderCache cache;
+    CHECK_FALSE(cache.peek());
+    CHECK_FALSE(cache.read_before());  // the first read: noted, nothing kept
+    CHECK_FALSE(cache.peek());
+    CHECK(cache.read_before());        // every later read finds it noted
+    CHECK(cache.read_before());
+    const std::string text(1000, 'x');  // longer than any short-string buffer: the block holds it
+    CHECK(cache.keep(text) == text);
+    REQUIRE(cache.peek());
+    CHECK(*cache.peek() == text);
+    CHECK(cache.keep("another") == text);  // a read that lost the race gets the text kept first
+    CHECK(*cache.peek() == text);
+    CHECK_FALSE(cache.read_before());      // kept: not a read to note (the caller looked first)
+
+    const RenderCache copy = cache;  // a copy is a new lead's slot: empty, never read
+    CHECK_FALSE(copy.peek());
+    CHECK_FALSE(copy.read_before());
+    RenderCache assigned;
+    CHECK(assigned.keep("{}") == "{}");
+    assigned = cache;  // lets go of its own rendering, and takes none
+    CHECK_FALSE(assigned.peek());
+    CHECK(cache.peek());
+}
+
 TEST_CASE("create stores every field and stamps createdAt = updatedAt = now", "[store]") {
     ManualClock clock;
     clock.set(1705314600000);

@@ -7,14 +7,18 @@
 
 namespace leadd::api {
 
-// The lead's JSON text, for reads (GET, list): rendered once per lead version and cached in the
-// lead. Writes answer with render_lead_json / append_lead_json instead: caching every created or
-// updated version cost ~400 bytes per lead whether or not anyone read it (a batch import's
-// leads mostly are not), and reads fill the cache anyway.
-const std::string& lead_json_text(const store::Lead& lead);
-// The same text without filling the cache (the cached text when a read already made it).
-std::string render_lead_json(const store::Lead& lead);
+// The lead's JSON, for reads (GET, list), appended to `out`: the rendering kept in the lead, or
+// rendered straight into `out`, and kept from the lead version's second read on (store::
+// RenderCache says why not on the first). Writes answer with append_lead_json instead: keeping
+// every created or updated version cost ~400 bytes per lead whether or not anyone read it (a
+// batch import's leads mostly are not).
+void append_read_lead_json(std::string& out, const store::Lead& lead);
+// The same text without keeping it (the kept text when a read already kept it).
 void append_lead_json(std::string& out, const store::Lead& lead);
+std::string render_lead_json(const store::Lead& lead);
+// Room for the lead's JSON: the kept text's size, or a bound on its rendering (escapes aside),
+// so that a body reserved with it is allocated once.
+std::size_t lead_json_room(const store::Lead& lead);
 
 // The strong ETag of a lead: its version, quoted ("\"3\"").
 std::string etag_of(const store::Lead& lead);

@@ -23,8 +23,9 @@ Response success_response(int status, boost::json::value data);
 Response success_response_text(int status, std::string_view data_json);
 // For a large answer written straight into its body, without copying it into an envelope after:
 // the body starts as success_envelope_head(), the data's JSON is appended, and
-// success_response_built closes the envelope and takes the body over.
-std::string success_envelope_head();
+// success_response_built closes the envelope and takes the body over. `data_bytes`: room reserved
+// for the data, so that a body whose size is known up front is allocated once.
+std::string success_envelope_head(std::size_t data_bytes = 0);
 Response success_response_built(int status, std::string body);
 // `details` is left out of the body when empty.
 Response error_response(int status, std::string_view code, std::string_view message,

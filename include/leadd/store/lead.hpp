@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,34 +23,68 @@ using LeadId = std::uint64_t;       // shown as "lead_" + 16 hex
 using WorkspaceId = std::uint64_t;  // shown as "ws_" + 16 hex
 using Millis = std::int64_t;        // milliseconds since the Unix epoch, UTC
 
-// A slot for a rendering of an immutable lead (its JSON), filled once by the first reader that
-// needs it, so a hot lead is serialized once, not on every GET. Not part of the lead's value:
-// a copied or assigned Lead starts with an empty slot (the copy is about to differ).
+// A slot for a rendering of an immutable lead (its JSON), kept from the lead's second read on,
+// so a hot lead is serialized once or twice, not on every GET. Not on the first read: a lead read
+// once (a GET run over a million leads reads most leads once) would keep ~350 bytes it never
+// gives back, and growing the heap costs more than rendering again (load/README.md, "A read's
+// rendering"). One block, its size then its bytes: a read finds the text one line away from the
+// slot, not behind a std::string's own pointer. Not part of the lead's value: a copied or
+// assigned Lead starts with an empty slot (the copy is about to differ).
 class RenderCache {
 public:
     RenderCache() = default;
     RenderCache(const RenderCache&) noexcept {}
     RenderCache& operator=(const RenderCache&) noexcept {
-        delete slot_.exchange(nullptr, std::memory_order_acq_rel);
+        release(slot_.exchange(empty, std::memory_order_acq_rel));
         return *this;
     }
-    ~RenderCache() { delete slot_.load(std::memory_order_acquire); }
+    ~RenderCache() { release(slot_.load(std::memory_order_acquire)); }
 
-    template <class Render>
-    const std::string& get_or_fill(Render&& render) const {
-        if (const std::string* ready = slot_.load(std::memory_order_acquire)) return *ready;
-        auto* fresh = new std::string(render());
-        const std::string* expected = nullptr;
-        if (slot_.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) return *fresh;
-        delete fresh;  // another reader filled it first; theirs is identical
-        return *expected;
+    // The kept rendering, if a read kept one (never changes the slot).
+    std::optional<std::string_view> peek() const {
+        const std::uintptr_t slot = slot_.load(std::memory_order_acquire);
+        if (slot == empty || slot == read_once) return std::nullopt;
+        return text_of(slot);
+    }
+    // For a read that found no rendering kept: whether the lead was read before, so that this
+    // read's rendering is worth keeping; the first read is noted instead (two reads at once may
+    // both be taken for the first: neither keeps, a later one will).
+    bool read_before() const {
+        std::uintptr_t expected = empty;
+        return !slot_.compare_exchange_strong(expected, read_once, std::memory_order_relaxed) && expected == read_once;
+    }
+    // Keeps a copy of `text` as the rendering, unless another read kept one first; returns the
+    // rendering kept (the same text: the lead is immutable).
+    std::string_view keep(std::string_view text) const {
+        auto* block = static_cast<char*>(::operator new(sizeof(std::size_t) + text.size()));
+        const std::size_t size = text.size();
+        std::memcpy(block, &size, sizeof size);
+        std::memcpy(block + sizeof size, text.data(), size);
+        const auto fresh = reinterpret_cast<std::uintptr_t>(block);
+        std::uintptr_t expected = slot_.load(std::memory_order_acquire);
+        while (expected == empty || expected == read_once) {
+            if (slot_.compare_exchange_weak(expected, fresh, std::memory_order_acq_rel, std::memory_order_acquire))
+                return text_of(fresh);
+        }
+        ::operator delete(block);
+        return text_of(expected);
     }
 
-    // The rendering if a reader already made it, else null (never fills the slot).
-    const std::string* peek() const { return slot_.load(std::memory_order_acquire); }
-
 private:
-    mutable std::atomic<const std::string*> slot_{nullptr};
+    // Blocks are aligned (operator new), so neither marker is ever a block's address.
+    static constexpr std::uintptr_t empty = 0;
+    static constexpr std::uintptr_t read_once = 1;
+    static std::string_view text_of(std::uintptr_t block) {
+        const auto* bytes = reinterpret_cast<const char*>(block);
+        std::size_t size;
+        std::memcpy(&size, bytes, sizeof size);
+        return {bytes + sizeof size, size};
+    }
+    static void release(std::uintptr_t slot) {
+        if (slot != empty && slot != read_once) ::operator delete(reinterpret_cast<char*>(slot));
+    }
+
+    mutable std::atomic<std::uintptr_t> slot_{empty};
 };
 
 // Where an index of the lead's workspace keeps this lead, carried by the lead so that an update
