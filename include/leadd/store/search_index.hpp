@@ -49,6 +49,8 @@ public:
     // each growth by a quarter copy every one into fresh memory in one request: a create at
     // 3.2M leads of one workspace took 143 ms.
     void put(const Lead& lead, const Lead* previous);
+    // Asks for the line of `lead`'s slot (held here), to be written by an update's put().
+    void prefetch_slot(const Lead& lead) const { __builtin_prefetch(slots_.data() + lead.search_slot.get(), 1); }
     void erase(const Lead& lead);
 
     // Every lead whose name or email contains `needle` (ASCII case-insensitive), each once, in no
