@@ -3,6 +3,7 @@
 #include "leadd/store/ascii_fold.hpp"
 #include "leadd/store/clock.hpp"
 #include "leadd/store/lead_codec.hpp"
+#include "leadd/store/staggered_growth.hpp"
 #include "leadd/wal/codec.hpp"
 
 #include <algorithm>
@@ -132,11 +133,13 @@ Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields, const Idempote
     std::unique_lock shard_lock(shard.mu);
     StripeLocks stripe_lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
     // One hash and one probe claim the address or find its owner.
+    make_room_staggered(email_stripes_[stripe].owners, stripe, stripe_count_);
     auto [owner, claimed] = email_stripes_[stripe].owners.try_emplace(std::move(key), id);
     if (!claimed) return StoreError{StoreErrc::DuplicateEmail, owner->second, "email"};
     lead->created_at = lead->updated_at = options_.clock();
     LeadPtr stored = std::move(lead);
     keep_for_cut(shard, id, nullptr);
+    make_room_staggered(shard.leads, shard_index(id), shard_count_);
     shard.leads.emplace(id, stored);
     if (idempotent) {
         BatchOutcome outcome;
@@ -220,6 +223,7 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
         if (auto owner = new_owners.find(new_key); owner != new_owners.end())
             return StoreError{StoreErrc::DuplicateEmail, owner->second, "email"};
         email_stripes_[old_stripe].owners.erase(old_key);
+        make_room_staggered(new_owners, new_stripe, stripe_count_);
         new_owners.emplace(new_key, id);
     }
 
@@ -425,9 +429,14 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
 
     // All checks passed: stamp, install, list and log, all under the locks taken above.
     for (const auto& [key, id] : owners_after) {
-        auto& owners = email_stripes_[stripe_index(*key)].owners;
-        if (id == 0) owners.erase(*key);
-        else owners.insert_or_assign(std::move(*key), id);  // keys is not read after this
+        const std::size_t stripe = stripe_index(*key);
+        auto& owners = email_stripes_[stripe].owners;
+        if (id == 0) {
+            owners.erase(*key);
+        } else {
+            make_room_staggered(owners, stripe, stripe_count_);
+            owners.insert_or_assign(std::move(*key), id);  // keys is not read after this
+        }
     }
     const Millis now = options_.clock();
     const auto changed = static_cast<std::uint64_t>(std::count_if(
@@ -450,6 +459,7 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
         // Constructed in place when new: operator[] would default-construct the entry and the
         // assignment then read its empty pointer back, another miss.
         Shard& shard = shard_of(items[i].id);
+        if (!step.before) make_room_staggered(shard.leads, shard_index(items[i].id), shard_count_);
         auto [entry, fresh] = shard.leads.try_emplace(items[i].id, step.after);
         if (fresh) {
             keep_for_cut(shard, items[i].id, nullptr);

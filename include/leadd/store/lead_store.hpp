@@ -236,7 +236,8 @@ private:
         WorkspaceIndex index;  // under mu
     };
 
-    Shard& shard_of(LeadId id) const { return shards_[id & (shard_count_ - 1)]; }
+    std::size_t shard_index(LeadId id) const { return id & (shard_count_ - 1); }
+    Shard& shard_of(LeadId id) const { return shards_[shard_index(id)]; }
     // A Cut's end: writers stop keeping states for it, and the states kept are let go.
     void end_cut(const std::function<void()>& pause) const;
     // Before a writer (holding the shard) changes lead `id`, whose current state is `before`
