@@ -47,8 +47,8 @@ public:
         return text_of(slot);
     }
     // For a read that found no rendering kept: whether the lead was read before, so that this
-    // read's rendering is worth keeping; the first read is noted instead (two reads at once may
-    // both be taken for the first: neither keeps, a later one will).
+    // read's rendering is worth keeping; the first read is noted instead (of two first reads at
+    // once, one is noted and the other keeps).
     bool read_before() const {
         std::uintptr_t expected = empty;
         return !slot_.compare_exchange_strong(expected, read_once, std::memory_order_relaxed) && expected == read_once;
