@@ -153,39 +153,40 @@ void BM_StoreGet(benchmark::State& state) {
 }
 BENCHMARK(BM_StoreGet)->Arg(10'000)->Arg(1'000'000);
 
-// A GET by id's reads of the store, each of a fresh random pick (at 1M leads nearly every lead
-// cold, as in a wrk run of load/get.lua over a million seeded leads): the lead, then its version
-// (the ETag) and its rendering's slot, both in its last line.
+// A GET by id on a fresh random pick each time (at 1M leads nearly every lead cold, as in a wrk
+// run of load/get.lua over a million seeded leads): `read` gets the lead the store returns.
+// Always store_gets picks, so two builds read the same leads.
 constexpr std::size_t store_gets = 1 << 18;
 
-void BM_StoreGetFresh(benchmark::State& state) {
+template <class Read>
+void get_fresh_picks(benchmark::State& state, Read read) {
     auto& filled = filled_store(static_cast<std::size_t>(state.range(0)));
     const auto picks = random_indexes(filled.ids.size(), store_gets);
     std::size_t n = 0;
-    for (auto _ : state) {
-        auto lead = filled.store->get(workspace, filled.ids[picks[n++]]);
+    for (auto _ : state) read(filled.store->get(workspace, filled.ids[picks[n++]]));
+}
+
+// A GET's reads of the store: the lead, then its version (the ETag) and its rendering's slot,
+// both in its last line.
+void BM_StoreGetFresh(benchmark::State& state) {
+    get_fresh_picks(state, [](const store::LeadPtr& lead) {
         benchmark::DoNotOptimize(lead->version);
         benchmark::DoNotOptimize(lead->json.peek());
-    }
+    });
 }
 BENCHMARK(BM_StoreGetFresh)->Arg(10'000)->Arg(1'000'000)->Iterations(store_gets);
 
-// A GET by id's whole answer on a fresh random pick: the store's reads, then the body (the
-// envelope around the lead's JSON), as the handler makes it. At 1M leads nearly every pick is
-// the lead's first read (load/get.lua over a million seeded leads: its first rendering, and
-// whatever keeping it costs); about one pick in eight repeats an earlier one. One pass per
-// process: a second finds every lead read before.
+// A GET's whole answer: the store's reads, then the body (the envelope around the lead's JSON),
+// as the handler makes it. At 1M leads nearly every pick is the lead's first read (its first
+// rendering, and whatever keeping it costs); about one pick in eight repeats an earlier one.
+// One pass per process: a second finds every lead read before.
 void BM_ReadAnswerFresh(benchmark::State& state) {
-    auto& filled = filled_store(static_cast<std::size_t>(state.range(0)));
-    const auto picks = random_indexes(filled.ids.size(), store_gets);
-    std::size_t n = 0;
-    for (auto _ : state) {
-        auto lead = filled.store->get(workspace, filled.ids[picks[n++]]);
+    get_fresh_picks(state, [](const store::LeadPtr& lead) {
         std::string body = http::success_envelope_head(api::lead_json_room(*lead));
         api::append_read_lead_json(body, *lead);
         http::Response answer = http::success_response_built(200, std::move(body));
         benchmark::DoNotOptimize(answer.body.data());
-    }
+    });
 }
 BENCHMARK(BM_ReadAnswerFresh)->Arg(10'000)->Arg(1'000'000)->Iterations(store_gets);
 
