@@ -20,6 +20,12 @@ namespace {
 
 std::size_t power_of_two_at_least(std::size_t n) { return std::bit_ceil(std::max<std::size_t>(n, 1)); }
 
+// A background loop's pause (cut(), order_for_restore()), if it has one, once every `piece` items:
+// after item `done` (counted from 0) when it ends a piece.
+void pause_after(const std::function<void()>& pause, std::size_t done, std::size_t piece) {
+    if (pause && done % piece == piece - 1) pause();
+}
+
 // The distinct values of `indexes` (each below `count`), ascending: the order a batch takes its
 // shard or stripe locks in. A pass over a flag per lock instead of sorting the batch's
 // thousand indexes (count is a few dozen).
@@ -692,7 +698,7 @@ void LeadStore::end_cut(const std::function<void()>& pause) const {
         std::size_t freed = 0;
         for (auto& [id, before] : kept) {
             before.reset();
-            if (pause && ++freed % 256 == 0) pause();
+            pause_after(pause, freed++, 256);
         }
         if (pause) pause();
     }
@@ -707,9 +713,6 @@ void LeadStore::order_for_restore(std::vector<const Lead*>& leads, const std::fu
     // `pause` runs between pieces of a few tens of microseconds: every 1024 leads of a pass and
     // every 16384 comparisons of the sort, which thus pauses in its middle (its state is on this
     // thread's stack).
-    const auto pause_after = [&pause](std::size_t done, std::size_t piece) {
-        if (pause && done % piece == piece - 1) pause();
-    };
     struct SortKey {
         WorkspaceId workspace;
         Millis created_at;
@@ -726,18 +729,18 @@ void LeadStore::order_for_restore(std::vector<const Lead*>& leads, const std::fu
             __builtin_prefetch(&leads[i + ahead]->created_at);  // 192 bytes on: another line
         }
         keys.push_back({leads[i]->workspace, leads[i]->created_at, leads[i]->id, i});
-        pause_after(i, 1024);
+        pause_after(pause, i, 1024);
     }
     std::size_t comparisons = 0;  // by reference: std::sort copies its comparator
     std::sort(keys.begin(), keys.end(), [&](const SortKey& a, const SortKey& b) {
-        pause_after(comparisons++, 16384);
+        pause_after(pause, comparisons++, 16384);
         return std::tie(a.workspace, a.created_at, a.id) < std::tie(b.workspace, b.created_at, b.id);
     });
     std::vector<const Lead*> ordered;
     ordered.reserve(leads.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
         ordered.push_back(leads[keys[i].at]);
-        pause_after(i, 1024);
+        pause_after(pause, i, 1024);
     }
     leads = std::move(ordered);
 }
