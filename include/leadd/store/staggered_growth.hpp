@@ -3,10 +3,9 @@
 // out over time instead of falling on the same few requests.
 //
 // Ids and email hashes spread evenly, so every shard and every stripe fills at the same pace.
-// Grown only when full, the 64 shard maps and the 64 email stripes reached their growth within a
-// few hundred creates of each other (at ~1.7M and ~3.4M leads), and each of those creates waited
-// for one rehash of 5-17 ms: runs of 57-75 slow creates (load/README.md, "Growing past a
-// million").
+// Grown only when full, the 64 shard maps and the 64 email stripes reached their growth together
+// (at ~1.7M and ~3.4M leads): their rehashes, 5-17 ms each, fell on creates within 50 000-70 000
+// of each other, one every few hundred creates (load/README.md, "Growing past a million").
 
 #include <cstddef>
 
