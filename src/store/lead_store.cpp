@@ -146,7 +146,7 @@ Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields, const Idempote
     LeadPtr stored = std::move(lead);
     keep_for_cut(shard, id, nullptr);
     make_room_staggered(shard.leads, shard_index(id), shard_count_);
-    shard.leads.emplace(id, stored);
+    shard.leads.try_emplace(id, stored);
     if (idempotent) {
         BatchOutcome outcome;
         outcome.leads.push_back(stored);
@@ -162,9 +162,9 @@ Result<LeadPtr> LeadStore::create(WorkspaceId ws, NewLead fields, const Idempote
 LeadPtr LeadStore::get(WorkspaceId ws, LeadId id) const {
     const Shard& shard = shard_of(id);
     std::shared_lock lock(shard.mu);
-    auto it = shard.leads.find(id);
-    if (it == shard.leads.end() || it->second->workspace != ws) return nullptr;
-    return it->second;
+    const LeadPtr* lead = shard.leads.find(id);
+    if (!lead || (*lead)->workspace != ws) return nullptr;
+    return *lead;
 }
 
 std::variant<Lead, StoreError> LeadStore::apply_patch(const Lead& current, const LeadPatch& patch) const {
@@ -196,10 +196,9 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
     if (refuse_writes()) return StoreError{StoreErrc::Unavailable, 0, {}};
     Shard& shard = shard_of(id);
     std::unique_lock shard_lock(shard.mu);
-    auto it = shard.leads.find(id);
-    if (it == shard.leads.end() || it->second->workspace != ws)
-        return StoreError{StoreErrc::LeadNotFound, 0, {}};
-    const Lead& current = *it->second;
+    LeadPtr* entry = shard.leads.find(id);
+    if (!entry || (*entry)->workspace != ws) return StoreError{StoreErrc::LeadNotFound, 0, {}};
+    const Lead& current = **entry;
     // What the update reads of the previous version, each its own heap block and, at a million
     // leads, a cold line: asked for together now, they arrive while the patch is applied instead
     // of one after another (the strings as they are copied and compared, the listing cell when
@@ -209,7 +208,7 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
     auto patched = apply_patch(current, patch);
     if (auto* refused = std::get_if<StoreError>(&patched)) return std::move(*refused);
     auto& next = std::get<Lead>(patched);
-    if (same_fields(next, current)) return it->second;  // no new version, no new updatedAt
+    if (same_fields(next, current)) return *entry;  // no new version, no new updatedAt
 
     // An email change holds both stripes until the change is logged and listed: released any
     // earlier, another lead could take the old address and be logged (and listed) before this
@@ -236,8 +235,8 @@ Result<LeadPtr> LeadStore::update(WorkspaceId ws, LeadId id, const LeadPatch& pa
     next.updated_at = stamp_after(current.updated_at);
     next.version = current.version + 1;
     LeadPtr stored = std::make_shared<const Lead>(std::move(next));
-    keep_for_cut(shard, id, it->second);
-    const LeadPtr previous = std::exchange(it->second, stored);
+    keep_for_cut(shard, id, *entry);
+    const LeadPtr previous = std::exchange(*entry, stored);
     if (log_) log_->append(wal::RecordType::LeadPut, encode_lead(*stored));
     index_for_listing(stored, previous.get());
     return stored;
@@ -247,10 +246,9 @@ Result<Millis> LeadStore::remove(WorkspaceId ws, LeadId id, std::optional<std::u
     if (refuse_writes()) return StoreError{StoreErrc::Unavailable, 0, {}};
     Shard& shard = shard_of(id);
     std::unique_lock shard_lock(shard.mu);
-    auto it = shard.leads.find(id);
-    if (it == shard.leads.end() || it->second->workspace != ws)
-        return StoreError{StoreErrc::LeadNotFound, 0, {}};
-    const LeadPtr lead = it->second;
+    const LeadPtr* entry = shard.leads.find(id);
+    if (!entry || (*entry)->workspace != ws) return StoreError{StoreErrc::LeadNotFound, 0, {}};
+    const LeadPtr lead = *entry;
     if (if_match && *if_match != lead->version) return StoreError{StoreErrc::PreconditionFailed, 0, {}};
 
     // The stripe stays locked until the deletion is logged and unlisted (see update()).
@@ -259,7 +257,7 @@ Result<Millis> LeadStore::remove(WorkspaceId ws, LeadId id, std::optional<std::u
     StripeLocks stripe_lock(email_stripes_[stripe].mu, stripe, nullptr, 0);
     email_stripes_[stripe].owners.erase(key);
     keep_for_cut(shard, id, lead);
-    shard.leads.erase(it);
+    shard.leads.erase(id);
     if (log_) log_->append(wal::RecordType::LeadDelete, encode_lead_deletion({ws, id}));
     unindex_from_listing(*lead);
     return options_.clock();
@@ -324,8 +322,8 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
     auto state_of = [&](LeadId id) -> std::shared_ptr<const Lead> {
         if (auto it = staged.find(id); it != staged.end()) return it->second;
         const Shard& shard = shard_of(id);
-        auto it = shard.leads.find(id);
-        return it == shard.leads.end() ? nullptr : it->second;
+        const LeadPtr* lead = shard.leads.find(id);
+        return lead ? *lead : nullptr;
     };
     struct Step {
         std::shared_ptr<const Lead> before;
@@ -470,8 +468,8 @@ LeadStore::BatchOutcome LeadStore::apply_all(WorkspaceId ws, const std::vector<B
         if (fresh) {
             keep_for_cut(shard, items[i].id, nullptr);
         } else {
-            keep_for_cut(shard, items[i].id, entry->second);  // the first change of the lead in this batch wins
-            entry->second = step.after;
+            keep_for_cut(shard, items[i].id, *entry);  // the first change of the lead in this batch wins
+            *entry = step.after;
         }
     }
     out.leads.reserve(items.size());
@@ -514,12 +512,12 @@ void LeadStore::list_created(WorkspaceId ws, std::vector<LeadPtr> created) {
 void LeadStore::install(LeadPtr lead) {
     Shard& shard = shard_of(lead->id);
     std::unique_lock shard_lock(shard.mu);
-    auto& slot = shard.leads[lead->id];
+    const LeadPtr* stored = shard.leads.find(lead->id);
     // Replaying an update: the listing moves the lead from its previous state (cheaper than
     // erasing and inserting it). That takes an update as the store makes them, in the same
     // workspace with the same createdAt; a damaged or crafted log may change either, and then
     // the lead leaves the listing and enters it anew.
-    LeadPtr previous = slot;
+    LeadPtr previous = stored ? *stored : nullptr;
     if (previous) {
         forget_email(*previous);
         if (previous->workspace != lead->workspace || previous->created_at != lead->created_at) {
@@ -534,8 +532,8 @@ void LeadStore::install(LeadPtr lead) {
         email_stripes_[stripe].owners[key] = lead->id;
     }
     ids_.observe(lead->id);
-    slot = std::move(lead);
-    index_for_listing(slot, previous.get());
+    shard.leads.insert_or_assign(lead->id, lead);
+    index_for_listing(lead, previous.get());
 }
 
 bool LeadStore::restore_lead(std::string_view payload) {
@@ -584,11 +582,11 @@ bool LeadStore::restore_deletion(std::string_view payload) {
     ids_.observe(deletion->id);
     Shard& shard = shard_of(deletion->id);
     std::unique_lock shard_lock(shard.mu);
-    auto it = shard.leads.find(deletion->id);
-    if (it == shard.leads.end()) return true;  // already gone: replay is idempotent
-    const LeadPtr lead = it->second;
+    const LeadPtr* entry = shard.leads.find(deletion->id);
+    if (!entry) return true;  // already gone: replay is idempotent
+    const LeadPtr lead = *entry;
     forget_email(*lead);
-    shard.leads.erase(it);
+    shard.leads.erase(deletion->id);
     unindex_from_listing(*lead);
     return true;
 }
@@ -671,11 +669,11 @@ LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut, std::func
         // Shared: readers go on; writers of this shard wait for its copy only.
         const Shard& shard = shards_[i];
         std::shared_lock lock(shard.mu);
-        for (const auto& [id, lead] : shard.leads) {
+        shard.leads.for_each([&](LeadId id, const LeadPtr& lead) {
             auto kept = shard.at_cut.find(id);
             if (kept == shard.at_cut.end()) cut.leads.push_back(lead.get());  // unchanged since the cut
             else if (kept->second) cut.leads.push_back(kept->second.get());  // changed: as it was
-        }
+        });
         for (const auto& [id, before] : shard.at_cut)
             if (before && !shard.leads.contains(id)) cut.leads.push_back(before.get());  // deleted since
         lock.unlock();

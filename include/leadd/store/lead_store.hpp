@@ -38,6 +38,7 @@
 #include "leadd/store/idempotency.hpp"
 #include "leadd/store/ids.hpp"
 #include "leadd/store/lead.hpp"
+#include "leadd/store/lead_table.hpp"
 #include "leadd/store/list_query.hpp"
 #include "leadd/store/result.hpp"
 #include "leadd/store/workspace_index.hpp"
@@ -219,9 +220,10 @@ public:
 private:
     struct alignas(64) Shard {
         mutable std::shared_mutex mu;
-        // Open addressing: a lookup is one probe of a flat array, an insert allocates nothing
-        // (std::unordered_map's node per lead and bucket chains were ~14 % of a batch import).
-        boost::unordered_flat_map<LeadId, LeadPtr> leads;
+        // Open addressing: an insert allocates nothing (std::unordered_map's node per lead and
+        // bucket chains were ~14 % of a batch import), and a lookup waits for one line
+        // (lead_table.hpp).
+        LeadTable leads;
         // A cut in progress (see cut()), and the state at the cut of each lead changed since
         // (null: created since). Under mu.
         mutable bool cut_pending = false;

@@ -17,7 +17,7 @@ namespace leadd::store {
 // would make anyway, to the same capacity, only a little earlier; one size's growths spread over
 // the last quarter of that size's fill, and each table's memory doubles up to a quarter of a
 // fill before it would have. Call before each insert, with the table's lock held.
-// `Map`: boost::unordered_flat_map (max_load(), size(), reserve()).
+// `Map`: boost::unordered_flat_map or LeadTable (max_load(), size(), reserve()).
 template <class Map>
 void make_room_staggered(Map& map, std::size_t index, std::size_t count) {
     const std::size_t max_load = map.max_load();
