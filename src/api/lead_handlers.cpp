@@ -72,14 +72,22 @@ void LeadHandlers::register_routes(http::Router& router) {
     router.add("GET", "/api/v1/leads", admitted([this](auto& rq, auto ws, auto&) { return list(rq, ws); }));
     router.add("GET", "/api/v1/leads/export",
                admitted([this](auto& rq, auto ws, auto&) { return export_leads(rq, store_, ws); }));
+    // A route of one lead: its entry in the store is asked for first, and arrives while the
+    // caller is admitted and the body parsed (LeadStore::prefetch).
+    auto of_one_lead = [this, admitted](auto handle) {
+        return [this, admit = admitted(handle)](const http::Request& rq, const http::PathParams& p) {
+            if (const auto id = store::parse_hex_id("lead_", p[0])) store_.prefetch(*id);
+            return admit(rq, p);
+        };
+    };
     router.add("GET", "/api/v1/leads/{leadId}",
-               admitted([this](auto& rq, auto ws, auto& p) { return get(rq, ws, p[0]); }));
+               of_one_lead([this](auto& rq, auto ws, auto& p) { return get(rq, ws, p[0]); }));
     router.add("PUT", "/api/v1/leads/{leadId}",
-               admitted([this](auto& rq, auto ws, auto& p) { return update(rq, ws, p[0]); }));
+               of_one_lead([this](auto& rq, auto ws, auto& p) { return update(rq, ws, p[0]); }));
     router.add("PATCH", "/api/v1/leads/{leadId}",
-               admitted([this](auto& rq, auto ws, auto& p) { return update(rq, ws, p[0]); }));
+               of_one_lead([this](auto& rq, auto ws, auto& p) { return update(rq, ws, p[0]); }));
     router.add("DELETE", "/api/v1/leads/{leadId}",
-               admitted([this](auto& rq, auto ws, auto& p) { return remove(rq, ws, p[0]); }));
+               of_one_lead([this](auto& rq, auto ws, auto& p) { return remove(rq, ws, p[0]); }));
 }
 
 http::Response LeadHandlers::create(const http::Request& request, store::WorkspaceId ws) const {
@@ -168,6 +176,8 @@ http::Response LeadHandlers::get(const http::Request& request, store::WorkspaceI
 
 http::Response LeadHandlers::update(const http::Request& request, store::WorkspaceId ws,
                                   std::string_view lead_id) const {
+    const auto id = store::parse_hex_id("lead_", lead_id);
+    if (id) store_.prefetch_lead(*id);  // arrives while the body is parsed and validated
     unsigned char arena[4096];  // see create()
     json::monotonic_resource resource(arena, sizeof arena);
     auto body = parse_json_object(request, &resource);
@@ -175,7 +185,6 @@ http::Response LeadHandlers::update(const http::Request& request, store::Workspa
     auto patch = validate_patch(std::get<json::object>(body), lead_id, ws);
     if (auto* e = std::get_if<FieldError>(&patch)) return validation_error(request, *e);
 
-    const auto id = store::parse_hex_id("lead_", lead_id);
     if (!id) return lead_not_found(request);
     auto& p = std::get<store::LeadPatch>(patch);
     if (request.has_header("If-Match")) p.if_match = expected_version(request, store_.get(ws, *id));

@@ -104,6 +104,16 @@ public:
     // nullptr when there is no such lead in this workspace.
     LeadPtr get(WorkspaceId ws, LeadId id) const;
 
+    // Asks for the line where get/update/remove of `id` will find the lead's entry, without
+    // waiting and without a lock: a request by id calls it as soon as it knows the id, and the
+    // line (a cold one at a million leads) arrives while the request is authenticated and its
+    // body parsed. Changes nothing and may be called with any id.
+    void prefetch(LeadId id) const { shard_of(id).leads.prefetch(id); }
+    // The next step, for a write whose body is still to be parsed: looks the lead up (the shard's
+    // lock held, shared, for that moment) and asks for the lead's own lines, which arrive while
+    // the body is parsed instead of when the update reads them.
+    void prefetch_lead(LeadId id) const;
+
     // Applies the patch atomically. Returns the lead unchanged (same version, same updatedAt)
     // when the patch changes nothing. LeadNotFound, PreconditionFailed, ImmutableField,
     // DuplicateEmail, MetadataTooLarge.
