@@ -39,7 +39,11 @@ LeadTable::Slot* LeadTable::slot_for_insert(LeadId id) {
 
 std::pair<LeadPtr*, bool> LeadTable::try_emplace(LeadId id, LeadPtr lead) {
     assert(lead != nullptr);
-    if (size_ + 1 > max_load()) rehash(capacity_ == 0 ? smallest_capacity : capacity_ * 2);
+    if (size_ + 1 > max_load()) {
+        // Full: grow only for a new entry (replaying a change of a lead must not double a table).
+        if (LeadPtr* existing = find(id)) return {existing, false};
+        rehash(capacity_ == 0 ? smallest_capacity : capacity_ * 2);
+    }
     Slot* slot = slot_for_insert(id);
     if (slot->lead) return {&slot->lead, false};
     slot->id = id;

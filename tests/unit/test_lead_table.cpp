@@ -117,3 +117,18 @@ TEST_CASE("a lead table grows only past its max load, and reserve makes room ahe
     table.prefetch(~ids.front());
     REQUIRE(table.size() == room);
 }
+
+TEST_CASE("a full lead table grows for a new entry only, not for a replacement", "[store][lead_table]") {
+    LeadTable table;
+    table.reserve(12);  // 16 slots: 12 entries fit
+    REQUIRE(table.max_load() == 12);
+    for (LeadId id = 1; id <= 12; ++id) table.try_emplace(id, lead_numbered(id));
+    table.insert_or_assign(5, lead_numbered(500));  // a replay of a change of lead 5
+    REQUIRE(table.max_load() == 12);
+    REQUIRE((*table.find(5))->version == 500);
+    REQUIRE_FALSE(table.try_emplace(7, lead_numbered(700)).second);
+    REQUIRE(table.max_load() == 12);
+    REQUIRE(table.try_emplace(13, lead_numbered(13)).second);  // a new one: the table doubles
+    REQUIRE(table.max_load() == 24);
+    for (LeadId id = 1; id <= 13; ++id) REQUIRE(table.contains(id));
+}

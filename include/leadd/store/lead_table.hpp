@@ -5,9 +5,9 @@
 // byte per slot) apart from the elements, so a lookup reads the metadata's line, then the
 // element's: two lines one after the other, and at a million leads the element's is always cold
 // (every GET, PUT and DELETE by id starts with that lookup). Here a slot holds the id and the
-// pointer together, at the place the id hashes to: a lookup waits for that one line (and the
-// next, when the probe runs past it, which is asked for at the same time), and prefetch() can ask
-// for it before the caller has taken the shard's lock.
+// pointer together, at the place the id hashes to: a lookup waits for that one line (two when
+// the slot or the probe runs over its end), and prefetch() can ask for it, and the next, before
+// the caller has taken the shard's lock.
 //
 // Open addressing with linear probing, at most 3/4 full; an erase shifts the run after the slot
 // back (no tombstones, so a lookup's probe ends at the first empty slot whatever was erased). An
