@@ -319,6 +319,44 @@ TEST_CASE("concurrent email swaps keep emails unique and the index in agreement"
     CHECK(store.count(ws + 1) == pool_size);
 }
 
+TEST_CASE("prefetches by id beside creates that grow the id tables: every lead created is found", "[concurrency]") {
+    // The prefetches read a table's place without the shard's lock while creates grow the tables
+    // from 16 slots through several doublings: under ThreadSanitizer a torn or unsynchronized
+    // read of it is a failure of this case.
+    LeadStore store;
+    constexpr WorkspaceId ws = 7;
+    constexpr std::size_t per_creator = 2000;
+    constexpr int creators = thread_count / 2;
+    std::vector<std::atomic<LeadId>> published(creators * per_creator);  // 0 until created
+    std::atomic<int> missing{0};
+    run_threads(thread_count, [&](int t) {
+        if (t < creators) {
+            for (std::size_t i = 0; i < per_creator; ++i) {
+                auto r = store.create(ws, new_lead("p" + std::to_string(t) + "-" + std::to_string(i) + "@x.io"));
+                if (!r.ok()) {
+                    missing.fetch_add(1);
+                    continue;
+                }
+                published[static_cast<std::size_t>(t) * per_creator + i].store(r.value()->id, std::memory_order_release);
+            }
+            return;
+        }
+        std::mt19937_64 rng(static_cast<std::uint64_t>(t));
+        for (std::size_t i = 0; i < 2 * per_creator; ++i) {
+            store.prefetch(rng());  // any id, mostly no lead's
+            const LeadId seen = published[rng() % published.size()].load(std::memory_order_acquire);
+            if (seen == 0) continue;
+            store.prefetch(seen);
+            store.prefetch_lead(seen);
+            if (!store.get(ws, seen)) missing.fetch_add(1);
+        }
+    });
+    CHECK(missing.load() == 0);
+    std::size_t found = 0;
+    for (const auto& id : published) found += store.get(ws, id.load()) != nullptr;
+    CHECK(found == published.size());
+}
+
 TEST_CASE("concurrent creates, deletes and lists in several workspaces keep counts consistent", "[concurrency]") {
     LeadStore store;
     constexpr int workspaces = 4;
