@@ -673,7 +673,7 @@ LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut, std::func
         header.u64(total);
         cut.header = std::move(header.bytes());
     }
-    cut.leads.reserve(total);
+    cut.leads.reserve(total + 1);  // + 1: LeadTable::append_leads writes one past what it appends
     for (std::size_t i = 0; i < shard_count_; ++i) {
         // Shared: readers go on; writers of this shard wait for its copy only.
         const Shard& shard = shards_[i];
@@ -681,7 +681,7 @@ LeadStore::Cut LeadStore::cut(const std::function<void()>& at_the_cut, std::func
         if (shard.at_cut.empty()) {
             // No lead of the shard changed since the cut (the usual case: a shard's copy comes
             // within milliseconds of the cut): no lookup per lead.
-            shard.leads.for_each([&](LeadId, const LeadPtr& lead) { cut.leads.push_back(lead.get()); });
+            shard.leads.append_leads(cut.leads);
         } else {
             shard.leads.for_each([&](LeadId id, const LeadPtr& lead) {
                 auto kept = shard.at_cut.find(id);

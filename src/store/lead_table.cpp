@@ -99,6 +99,18 @@ void LeadTable::rehash(std::size_t capacity) {
     place_.store(reinterpret_cast<std::uintptr_t>(slots_) | shift_, std::memory_order_release);
 }
 
+void LeadTable::append_leads(std::vector<const Lead*>& out) const {
+    std::size_t n = out.size();
+    out.resize(n + size_ + 1);  // each slot's pointer is written at n, which moves on past a lead only
+    const Lead** to = out.data();
+    for (std::size_t i = 0; i < capacity_; ++i) {
+        const Lead* lead = slots_[i].lead.get();
+        to[n] = lead;
+        n += lead != nullptr;
+    }
+    out.resize(n);
+}
+
 void LeadTable::prefetch(LeadId id) const {
     const std::uintptr_t place = place_.load(std::memory_order_relaxed);
     if (place == 0) return;

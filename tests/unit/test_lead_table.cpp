@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <random>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -41,6 +42,14 @@ void require_same(const LeadTable& table, const std::unordered_map<LeadId, LeadP
         REQUIRE(lead.get() == expected->second.get());
     });
     REQUIRE(visited == model.size());
+    // append_leads (a cut's copy) gives the same leads, after what `out` held.
+    std::vector<const Lead*> appended{nullptr};
+    table.append_leads(appended);
+    REQUIRE(appended.size() == 1 + model.size());
+    REQUIRE(appended.front() == nullptr);
+    std::multiset<const Lead*> expected;
+    for (const auto& [id, lead] : model) expected.insert(lead.get());
+    REQUIRE(std::multiset<const Lead*>(appended.begin() + 1, appended.end()) == expected);
 }
 
 }  // namespace
@@ -94,6 +103,9 @@ TEST_CASE("a lead table grows only past its max load, and reserve makes room ahe
     REQUIRE(table.find(42) == nullptr);  // empty: nothing allocated, nothing found
     REQUIRE_FALSE(table.erase(42));
     table.prefetch(42);                  // and no place to ask for
+    std::vector<const Lead*> none;
+    table.append_leads(none);
+    REQUIRE(none.empty());
 
     table.reserve(1000);
     const std::size_t room = table.max_load();

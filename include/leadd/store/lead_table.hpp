@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <utility>
+#include <vector>
 
 namespace leadd::store {
 
@@ -55,6 +56,12 @@ public:
         for (std::size_t i = 0; i < capacity_; ++i)
             if (slots_[i].lead) visit(slots_[i].id, slots_[i].lead);
     }
+
+    // Appends every entry's lead to `out`, in no particular order: a cut's copy of a shard. Without
+    // a branch per slot: half the slots are empty, in no pattern a branch predictor can learn, and
+    // with one (as for_each has) a cut of a million leads spent three quarters of its time on
+    // mispredicted branches (BM_SnapshotCut/1000000 ~7.2 ms with it, ~1.8 without).
+    void append_leads(std::vector<const Lead*>& out) const;
 
     // Asks for the line a lookup of `id` starts at, without waiting and without the lock: it
     // reads the table's place from an atomic, and a table freed meanwhile only makes a prefetch
