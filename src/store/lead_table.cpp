@@ -19,17 +19,7 @@ LeadTable::~LeadTable() {
     ::operator delete(slots_, std::align_val_t{line});
 }
 
-const LeadPtr* LeadTable::find(LeadId id) const {
-    if (size_ == 0) return nullptr;
-    const std::size_t mask = capacity_ - 1;
-    for (std::size_t i = home(id);; i = (i + 1) & mask) {
-        const Slot& slot = slots_[i];
-        if (!slot.lead) return nullptr;
-        if (slot.id == id) return &slot.lead;
-    }
-}
-
-LeadTable::Slot* LeadTable::slot_for_insert(LeadId id) {
+LeadTable::Slot* LeadTable::probe(LeadId id) const {
     const std::size_t mask = capacity_ - 1;
     for (std::size_t i = home(id);; i = (i + 1) & mask) {
         Slot& slot = slots_[i];
@@ -37,31 +27,47 @@ LeadTable::Slot* LeadTable::slot_for_insert(LeadId id) {
     }
 }
 
+const LeadPtr* LeadTable::find(LeadId id) const {
+    if (size_ == 0) return nullptr;
+    const Slot* slot = probe(id);
+    return slot->lead ? &slot->lead : nullptr;
+}
+
+std::pair<LeadTable::Slot*, bool> LeadTable::claim(LeadId id) {
+    if (capacity_ != 0) {
+        // A table at its max load still has empty slots, so the probe ends: an id already there
+        // is found without growing the table (replaying a change of a lead must not double it).
+        Slot* slot = probe(id);
+        if (slot->lead) return {slot, false};
+        if (size_ + 1 <= max_load()) {
+            slot->id = id;
+            ++size_;
+            return {slot, true};
+        }
+    }
+    rehash(capacity_ == 0 ? smallest_capacity : capacity_ * 2);
+    Slot* slot = probe(id);
+    slot->id = id;
+    ++size_;
+    return {slot, true};
+}
+
 std::pair<LeadPtr*, bool> LeadTable::try_emplace(LeadId id, LeadPtr lead) {
     assert(lead != nullptr);
-    if (size_ + 1 > max_load()) {
-        // Full: grow only for a new entry (replaying a change of a lead must not double a table).
-        if (LeadPtr* existing = find(id)) return {existing, false};
-        rehash(capacity_ == 0 ? smallest_capacity : capacity_ * 2);
-    }
-    Slot* slot = slot_for_insert(id);
-    if (slot->lead) return {&slot->lead, false};
-    slot->id = id;
-    slot->lead = std::move(lead);
-    ++size_;
-    return {&slot->lead, true};
+    auto [slot, made] = claim(id);
+    if (made) slot->lead = std::move(lead);
+    return {&slot->lead, made};
 }
 
 void LeadTable::insert_or_assign(LeadId id, LeadPtr lead) {
-    auto [entry, made] = try_emplace(id, lead);
-    if (!made) *entry = std::move(lead);
+    assert(lead != nullptr);
+    claim(id).first->lead = std::move(lead);
 }
 
 bool LeadTable::erase(LeadId id) {
     if (size_ == 0) return false;
     const std::size_t mask = capacity_ - 1;
-    std::size_t hole = home(id);
-    while (slots_[hole].lead && slots_[hole].id != id) hole = (hole + 1) & mask;
+    std::size_t hole = static_cast<std::size_t>(probe(id) - slots_);
     if (!slots_[hole].lead) return false;
     // Backward shift: each later entry of the run moves into the hole unless its home lies
     // cyclically after the hole (up to the entry's own slot), where a probe for it starts past
@@ -92,7 +98,7 @@ void LeadTable::rehash(std::size_t capacity) {
     const std::size_t old_capacity = std::exchange(capacity_, capacity);
     shift_ = 64 - static_cast<unsigned>(std::countr_zero(capacity));
     for (std::size_t i = 0; i < old_capacity; ++i) {
-        if (old[i].lead) *slot_for_insert(old[i].id) = std::move(old[i]);
+        if (old[i].lead) *probe(old[i].id) = std::move(old[i]);
         old[i].~Slot();
     }
     ::operator delete(old, std::align_val_t{line});

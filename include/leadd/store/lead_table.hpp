@@ -80,7 +80,11 @@ private:
     }
     std::size_t home(LeadId id) const { return home(id, shift_); }
     void rehash(std::size_t capacity);
-    Slot* slot_for_insert(LeadId id);  // the entry's slot, or the empty one it would take
+    // The slot holding `id`, or the empty one where a probe for it ends (capacity_ > 0).
+    Slot* probe(LeadId id) const;
+    // `id`'s slot, and whether it was taken for `id` now (its pointer still null, for the caller
+    // to set): found, or taken after growing the table if it was at its max load.
+    std::pair<Slot*, bool> claim(LeadId id);
 
     Slot* slots_ = nullptr;  // capacity_ slots, aligned to a line
     std::size_t capacity_ = 0;  // 0 or a power of two
