@@ -54,21 +54,21 @@ void render_into(std::string& out, const store::Lead& lead) {
     out += R"("})";
 }
 
+// Appends the rendering a read kept in the lead, if one did.
+bool append_kept(std::string& out, const store::Lead& lead) {
+    const auto kept = lead.json.peek();
+    if (kept) out += *kept;
+    return kept.has_value();
+}
+
 }  // namespace
 
 void append_lead_json(std::string& out, const store::Lead& lead) {
-    if (const auto kept = lead.json.peek()) {
-        out += *kept;
-        return;
-    }
-    render_into(out, lead);
+    if (!append_kept(out, lead)) render_into(out, lead);
 }
 
 void append_read_lead_json(std::string& out, const store::Lead& lead) {
-    if (const auto kept = lead.json.peek()) {
-        out += *kept;
-        return;
-    }
+    if (append_kept(out, lead)) return;
     const std::size_t start = out.size();
     render_into(out, lead);
     if (lead.json.read_before()) lead.json.keep(std::string_view(out).substr(start));
