@@ -176,8 +176,6 @@ http::Response LeadHandlers::get(const http::Request& request, store::WorkspaceI
 
 http::Response LeadHandlers::update(const http::Request& request, store::WorkspaceId ws,
                                   std::string_view lead_id) const {
-    const auto id = store::parse_hex_id("lead_", lead_id);
-    if (id) store_.prefetch_lead(*id);  // arrives while the body is parsed and validated
     unsigned char arena[4096];  // see create()
     json::monotonic_resource resource(arena, sizeof arena);
     auto body = parse_json_object(request, &resource);
@@ -185,6 +183,7 @@ http::Response LeadHandlers::update(const http::Request& request, store::Workspa
     auto patch = validate_patch(std::get<json::object>(body), lead_id, ws);
     if (auto* e = std::get_if<FieldError>(&patch)) return validation_error(request, *e);
 
+    const auto id = store::parse_hex_id("lead_", lead_id);
     if (!id) return lead_not_found(request);
     auto& p = std::get<store::LeadPatch>(patch);
     if (request.has_header("If-Match")) p.if_match = expected_version(request, store_.get(ws, *id));

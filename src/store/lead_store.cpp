@@ -167,15 +167,6 @@ LeadPtr LeadStore::get(WorkspaceId ws, LeadId id) const {
     return *lead;
 }
 
-void LeadStore::prefetch_lead(LeadId id) const {
-    const Shard& shard = shard_of(id);
-    std::shared_lock lock(shard.mu);
-    const LeadPtr* lead = shard.leads.find(id);
-    if (!lead) return;
-    const auto* bytes = reinterpret_cast<const char*>(lead->get());
-    for (std::size_t at = 0; at < sizeof(Lead); at += 64) __builtin_prefetch(bytes + at);
-}
-
 std::variant<Lead, StoreError> LeadStore::apply_patch(const Lead& current, const LeadPatch& patch) const {
     if (patch.if_match && *patch.if_match != current.version)
         return StoreError{StoreErrc::PreconditionFailed, 0, {}};

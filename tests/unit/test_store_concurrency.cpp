@@ -347,7 +347,6 @@ TEST_CASE("prefetches by id beside creates that grow the id tables: every lead c
             const LeadId seen = published[rng() % published.size()].load(std::memory_order_acquire);
             if (seen == 0) continue;
             store.prefetch(seen);
-            store.prefetch_lead(seen);
             if (!store.get(ws, seen)) missing.fetch_add(1);
         }
     });

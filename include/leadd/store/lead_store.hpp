@@ -109,10 +109,6 @@ public:
     // line (a cold one at a million leads) arrives while the request is authenticated and its
     // body parsed. Changes nothing and may be called with any id.
     void prefetch(LeadId id) const { shard_of(id).leads.prefetch(id); }
-    // The next step, for a write whose body is still to be parsed: looks the lead up (the shard's
-    // lock held, shared, for that moment) and asks for the lead's own lines, which arrive while
-    // the body is parsed instead of when the update reads them.
-    void prefetch_lead(LeadId id) const;
 
     // Applies the patch atomically. Returns the lead unchanged (same version, same updatedAt)
     // when the patch changes nothing. LeadNotFound, PreconditionFailed, ImmutableField,
