@@ -72,22 +72,23 @@ void LeadHandlers::register_routes(http::Router& router) {
     router.add("GET", "/api/v1/leads", admitted([this](auto& rq, auto ws, auto&) { return list(rq, ws); }));
     router.add("GET", "/api/v1/leads/export",
                admitted([this](auto& rq, auto ws, auto&) { return export_leads(rq, store_, ws); }));
-    // A route of one lead: its entry in the store is asked for first, and arrives while the
-    // caller is admitted and the body parsed (LeadStore::prefetch).
-    auto of_one_lead = [this, admitted](auto handle) {
-        return [this, admit = admitted(handle)](const http::Request& rq, const http::PathParams& p) {
-            if (const auto id = store::parse_hex_id("lead_", p[0])) store_.prefetch(*id);
-            return admit(rq, p);
+    // A route of one lead: its {leadId} is parsed once, and the lead's entry in the store asked
+    // for before the caller is admitted, so that it arrives meanwhile (LeadStore::prefetch).
+    auto of_one_lead = [this](auto handle) {
+        return [this, handle](const http::Request& rq, const http::PathParams& p) {
+            const LeadRef lead{p[0], store::parse_hex_id("lead_", p[0])};
+            if (lead.id) store_.prefetch(*lead.id);
+            return admit_caller(rq, keys_, limiter_, [&](store::WorkspaceId ws) { return handle(rq, ws, lead); });
         };
     };
     router.add("GET", "/api/v1/leads/{leadId}",
-               of_one_lead([this](auto& rq, auto ws, auto& p) { return get(rq, ws, p[0]); }));
+               of_one_lead([this](auto& rq, auto ws, auto lead) { return get(rq, ws, lead); }));
     router.add("PUT", "/api/v1/leads/{leadId}",
-               of_one_lead([this](auto& rq, auto ws, auto& p) { return update(rq, ws, p[0]); }));
+               of_one_lead([this](auto& rq, auto ws, auto lead) { return update(rq, ws, lead); }));
     router.add("PATCH", "/api/v1/leads/{leadId}",
-               of_one_lead([this](auto& rq, auto ws, auto& p) { return update(rq, ws, p[0]); }));
+               of_one_lead([this](auto& rq, auto ws, auto lead) { return update(rq, ws, lead); }));
     router.add("DELETE", "/api/v1/leads/{leadId}",
-               of_one_lead([this](auto& rq, auto ws, auto& p) { return remove(rq, ws, p[0]); }));
+               of_one_lead([this](auto& rq, auto ws, auto lead) { return remove(rq, ws, lead); }));
 }
 
 http::Response LeadHandlers::create(const http::Request& request, store::WorkspaceId ws) const {
@@ -157,10 +158,8 @@ http::Response LeadHandlers::list(const http::Request& request, store::Workspace
     return http::success_response_text(200, data);
 }
 
-http::Response LeadHandlers::get(const http::Request& request, store::WorkspaceId ws,
-                                  std::string_view lead_id) const {
-    const auto id = store::parse_hex_id("lead_", lead_id);
-    const auto lead = id ? store_.get(ws, *id) : nullptr;
+http::Response LeadHandlers::get(const http::Request& request, store::WorkspaceId ws, LeadRef ref) const {
+    const auto lead = ref.id ? store_.get(ws, *ref.id) : nullptr;
     if (!lead) return lead_not_found(request);
     if (request.has_header("If-None-Match")) {
         if (etag_condition_matches(request.header("If-None-Match"), lead->version, EtagComparison::Weak)) {
@@ -174,16 +173,15 @@ http::Response LeadHandlers::get(const http::Request& request, store::WorkspaceI
     return lead_response(200, *lead, Answering::Read);
 }
 
-http::Response LeadHandlers::update(const http::Request& request, store::WorkspaceId ws,
-                                  std::string_view lead_id) const {
+http::Response LeadHandlers::update(const http::Request& request, store::WorkspaceId ws, LeadRef lead) const {
     unsigned char arena[4096];  // see create()
     json::monotonic_resource resource(arena, sizeof arena);
     auto body = parse_json_object(request, &resource);
     if (auto* bad = std::get_if<http::Response>(&body)) return std::move(*bad);
-    auto patch = validate_patch(std::get<json::object>(body), lead_id, ws);
+    auto patch = validate_patch(std::get<json::object>(body), lead.text, ws);
     if (auto* e = std::get_if<FieldError>(&patch)) return validation_error(request, *e);
 
-    const auto id = store::parse_hex_id("lead_", lead_id);
+    const auto& id = lead.id;
     if (!id) return lead_not_found(request);
     auto& p = std::get<store::LeadPatch>(patch);
     if (request.has_header("If-Match")) p.if_match = expected_version(request, store_.get(ws, *id));
@@ -193,9 +191,8 @@ http::Response LeadHandlers::update(const http::Request& request, store::Workspa
     return lead_response(200, *updated.value(), Answering::Write);
 }
 
-http::Response LeadHandlers::remove(const http::Request& request, store::WorkspaceId ws,
-                                  std::string_view lead_id) const {
-    const auto id = store::parse_hex_id("lead_", lead_id);
+http::Response LeadHandlers::remove(const http::Request& request, store::WorkspaceId ws, LeadRef lead) const {
+    const auto& id = lead.id;
     if (!id) return lead_not_found(request);
     const auto expected =
         request.has_header("If-Match") ? expected_version(request, store_.get(ws, *id)) : std::nullopt;
@@ -203,7 +200,7 @@ http::Response LeadHandlers::remove(const http::Request& request, store::Workspa
     if (!deleted) return store_error(request, deleted.error());
     json::object body{{"success", true},
                       {"message", "Lead deleted successfully"},
-                      {"data", {{"id", lead_id}, {"deletedAt", store::format_iso8601(deleted.value())}}}};
+                      {"data", {{"id", lead.text}, {"deletedAt", store::format_iso8601(deleted.value())}}}};
     http::Response r;
     r.body = json::serialize(body);
     return r;

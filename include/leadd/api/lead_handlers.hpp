@@ -8,6 +8,9 @@
 #include "leadd/http/router.hpp"
 #include "leadd/store/lead_store.hpp"
 
+#include <optional>
+#include <string_view>
+
 namespace leadd::api {
 
 class LeadHandlers {
@@ -22,9 +25,14 @@ public:
     // For a caller already admitted into `ws`.
     http::Response create(const http::Request& request, store::WorkspaceId ws) const;
     http::Response list(const http::Request& request, store::WorkspaceId ws) const;
-    http::Response get(const http::Request& request, store::WorkspaceId ws, std::string_view lead_id) const;
-    http::Response update(const http::Request& request, store::WorkspaceId ws, std::string_view lead_id) const;
-    http::Response remove(const http::Request& request, store::WorkspaceId ws, std::string_view lead_id) const;
+    // A route's {leadId}: as sent, and parsed once (nullopt: no lead id, so 404 once admitted).
+    struct LeadRef {
+        std::string_view text;
+        std::optional<store::LeadId> id;
+    };
+    http::Response get(const http::Request& request, store::WorkspaceId ws, LeadRef lead) const;
+    http::Response update(const http::Request& request, store::WorkspaceId ws, LeadRef lead) const;
+    http::Response remove(const http::Request& request, store::WorkspaceId ws, LeadRef lead) const;
     // POST / PUT /api/v1/leads/batch (batch_handlers.cpp).
     static constexpr std::size_t max_batch_items = 1000;
     http::Response create_batch(const http::Request& request, store::WorkspaceId ws) const;
