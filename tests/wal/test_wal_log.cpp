@@ -114,6 +114,17 @@ TEST_CASE("a segment's size is the bytes written, whatever the disk reserves ahe
     CHECK(read_back.size() == written);
 }
 
+TEST_CASE("a prepared file of many pieces and a short last one is zeros to its exact size", "[wal][log]") {
+    // prepare_zeroed writes in pieces (with pause points between) and syncs every MiB; a size
+    // that is no multiple of either must still come out exact, not rounded up to a piece.
+    TempDir dir;
+    const auto path = dir.path() / "prepared";
+    auto fs = wal::posix_file_system();
+    constexpr std::uint64_t prepared = (3u << 20) + (200u << 10) + 123;
+    REQUIRE_FALSE(fs->prepare_zeroed(path, prepared));
+    CHECK(read_file(path) == std::string(prepared, '\0'));
+}
+
 TEST_CASE("a prepared file is written from its first byte over its zeros; size() is the bytes written", "[wal][log]") {
     TempDir dir;
     const auto path = dir.path() / "prepared";
