@@ -34,19 +34,14 @@ const LeadPtr* LeadTable::find(LeadId id) const {
 }
 
 std::pair<LeadTable::Slot*, bool> LeadTable::claim(LeadId id) {
-    if (capacity_ != 0) {
-        // A table at its max load still has empty slots, so the probe ends: an id already there
-        // is found without growing the table (replaying a change of a lead must not double it).
-        Slot* slot = probe(id);
-        if (slot->lead) return {slot, false};
-        if (size_ + 1 <= max_load()) {
-            slot->id = id;
-            ++size_;
-            return {slot, true};
-        }
+    // A table at its max load still has empty slots, so the probe ends: an id already there is
+    // found without growing the table (replaying a change of a lead must not double it).
+    Slot* slot = capacity_ != 0 ? probe(id) : nullptr;
+    if (slot && slot->lead) return {slot, false};
+    if (!slot || size_ + 1 > max_load()) {
+        rehash(capacity_ == 0 ? smallest_capacity : capacity_ * 2);
+        slot = probe(id);
     }
-    rehash(capacity_ == 0 ? smallest_capacity : capacity_ * 2);
-    Slot* slot = probe(id);
     slot->id = id;
     ++size_;
     return {slot, true};
