@@ -169,13 +169,13 @@ def http_call(port, method, path, headers=None, body=None, timeout=30):
 class Leadd(Server):
     name = "leadd"
 
-    def __init__(self, data_dir, fsync, cpus, threads, workdir):
+    def __init__(self, data_dir, fsync, cpus, threads, workdir, binary=BIN):
         self.port = free_port()
         self.admin_token = secrets.token_urlsafe(24)
         self.log_path = os.path.join(workdir, f"leadd-{fsync}-{self.port}.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            ["taskset", "-c", cpus, BIN, "serve", "--listen", f"127.0.0.1:{self.port}",
+            ["taskset", "-c", cpus, binary, "serve", "--listen", f"127.0.0.1:{self.port}",
              "--data-dir", data_dir, "--threads", str(threads), "--fsync", fsync,
              "--log-level", "warn"],
             env={**os.environ, "LEADD_ADMIN_TOKEN": self.admin_token},
