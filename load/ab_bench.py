@@ -122,10 +122,7 @@ def main():
                 servers[name] = server
                 key = server.create_workspace("ab")
                 ids = bench.seed(server, key, args.leads, wrk_args, work)
-                ids_path = os.path.join(work, "ids.txt")
-                with open(ids_path, "w") as f:
-                    f.write("\n".join(ids) + "\n")
-                envs[name] = {"LEADD_KEY": key, "LEADD_IDS": ids_path}
+                envs[name] = {"LEADD_KEY": key, "LEADD_IDS": bench.write_ids(ids, work)}
                 bench.log(f"{name}: {path}, {args.leads} leads seeded in {time.monotonic() - t:.1f} s")
             wait_idle(list(servers.values()))
             for round_ in range(args.rounds):

@@ -395,6 +395,15 @@ def seed(server, key, count, args, workdir):
     return ids[:count]
 
 
+def write_ids(ids, directory):
+    """The seeded ids, a line each, in `directory`/ids.txt (what the scripts read from LEADD_IDS);
+    returns its path."""
+    path = os.path.join(directory, "ids.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(ids) + "\n")
+    return path
+
+
 # ---------------------------------------------------------------------------------------------
 # environment
 
@@ -763,9 +772,7 @@ def main():
         key = leadd.create_workspace("bench")
         t = time.monotonic()
         ids = seed(leadd, key, args.leads, args, workdir)
-        ids_path = os.path.join(workdir, "ids.txt")
-        with open(ids_path, "w") as f:
-            f.write("\n".join(ids) + "\n")
+        ids_path = write_ids(ids, workdir)
         res["seed_seconds"] = res["phases"]["seed"] = time.monotonic() - t
         log(f"seeded {len(ids)} leads in {res['seed_seconds']:.1f} s")
 

@@ -50,9 +50,7 @@ def measure(binary, script, seconds, leads, work):
         seeding = tempfile.mkdtemp(dir=work)
         ids = bench.seed(types.SimpleNamespace(url=lambda: server.url("")), server.key, leads,
                          types.SimpleNamespace(wrk_threads=1, client_cpus="0-1", connections=8), seeding)
-        ids_path = os.path.join(seeding, "ids.txt")
-        with open(ids_path, "w") as f:
-            f.write("\n".join(ids) + "\n")
+        ids_path = bench.write_ids(ids, seeding)
         subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True)
         run = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", os.path.join(HERE, script),
                               server.url("")],
